@@ -1,0 +1,1 @@
+"""netlab's lab harness: stacks, client fleets, faults and invariants (growing)."""

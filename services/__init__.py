@@ -1,0 +1,1 @@
+"""netlab's services: sans-IO wire protocols, Trio servers and their clients."""

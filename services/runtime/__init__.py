@@ -1,0 +1,25 @@
+"""The thin Trio layer every netlab server stands on.
+
+``serve`` accepts connections and runs one handler task each; ``PeerConnection``
+wraps a stream with the one writer task, timeouts and counters; ``Lifecycle``
+carries graceful shutdown; ``logs`` writes structured lines.
+"""
+
+from services.runtime.config import ServerConfig
+from services.runtime.connection import PeerConnection
+from services.runtime.counters import Counters
+from services.runtime.errors import PeerClosed, PeerTimeout, RuntimeFailure, SlowConsumer
+from services.runtime.lifecycle import Lifecycle
+from services.runtime.serve import serve
+
+__all__ = [
+    "Counters",
+    "Lifecycle",
+    "PeerClosed",
+    "PeerConnection",
+    "PeerTimeout",
+    "RuntimeFailure",
+    "ServerConfig",
+    "SlowConsumer",
+    "serve",
+]

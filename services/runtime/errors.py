@@ -1,0 +1,42 @@
+"""Errors of the Trio runtime layer.
+
+``RuntimeFailure``
+    Base class. Each subclass is a reason a connection ends that is *not* a
+    protocol violation; handlers catch them and log the reason.
+``PeerClosed``
+    The peer went away: EOF at a point it was not allowed, a reset
+    (``ECONNRESET``), a broken pipe. Trio's ``BrokenResourceError`` is
+    translated into this at one place (``PeerConnection``).
+``PeerTimeout``
+    The peer did not send, or did not accept our bytes, within the configured
+    time (idle timeout, send timeout). Half-open peers end up here.
+``SlowConsumer``
+    The peer reads too slowly: its bounded outgoing queue is full. The server
+    disconnects it with a reason rather than stall anyone else.
+"""
+
+from __future__ import annotations
+
+
+class RuntimeFailure(Exception):
+    """Base class: a connection ended for a transport-level reason."""
+
+    reason = "failure"
+
+
+class PeerClosed(RuntimeFailure):
+    """The peer closed or reset the connection."""
+
+    reason = "peer-closed"
+
+
+class PeerTimeout(RuntimeFailure):
+    """The peer was silent, or did not read, for longer than allowed."""
+
+    reason = "timeout"
+
+
+class SlowConsumer(RuntimeFailure):
+    """The peer's outgoing queue overflowed."""
+
+    reason = "slow-consumer"
