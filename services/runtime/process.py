@@ -74,10 +74,12 @@ async def run_server(
     logger: logging.Logger,
     stats_host: str,
     stats_port: int | None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``serve_fn(task_status=...)`` with signal handling and optional stats port.
 
-    Returns when the server has shut down, so the process can exit 0.
+    Reports the served port through ``task_status``; returns when the server
+    has shut down, so the process can exit 0.
     """
     async with trio.open_nursery() as nursery:
         await nursery.start(shutdown_on_signals, lifecycle, logger, nursery.cancel_scope)
@@ -88,6 +90,7 @@ async def run_server(
                     task_status=task_status,
                 )
             )
-        await nursery.start(serve_fn)
+        port = await nursery.start(serve_fn)
+        task_status.started(port)
         await lifecycle.stopped.wait()
         nursery.cancel_scope.cancel()
