@@ -1,0 +1,193 @@
+"""The chat protocol's events as small frozen dataclasses, and chat's error codes.
+
+Client → server events are what a line from a client means (a message, a
+command); server → client events are what a line from the server means. The
+byte form of each is in :mod:`services.chat.protocol` and ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ChatCode(enum.StrEnum):
+    """Error codes of the chat service, in addition to the wire layer's codes."""
+
+    UNKNOWN_COMMAND = "unknown-command"
+    BAD_ARGUMENTS = "bad-arguments"
+    BAD_NICK = "bad-nick"
+    NICK_TAKEN = "nick-taken"
+    BAD_ROOM = "bad-room"
+    NO_SUCH_NICK = "no-such-nick"
+    SERVER_FULL = "server-full"
+    IDLE_TIMEOUT = "idle-timeout"
+    SLOW_CONSUMER = "slow-consumer"
+    SERVER_SHUTDOWN = "server-shutdown"
+    KICKED = "kicked"
+
+
+# -- client → server -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """A message to everyone else in the sender's current room."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetNick:
+    """``/nick NAME``: change nickname."""
+
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """``/join ROOM``: leave the current room for ``room`` (created if new)."""
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListRooms:
+    """``/rooms``: ask for the rooms and their sizes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """``/who``: ask who is in the current room."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tell:
+    """``/msg NICK TEXT``: a private message to one client (or ``operator``)."""
+
+    nick: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """``/quit [REASON]``: leave; the server answers ``= bye`` and closes."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    """``/help``: ask for the command summary."""
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """A well-formed line the server cannot act on (unknown command, bad arguments).
+
+    Not an exception: the line was valid on the wire, the connection goes on,
+    and the server answers with an error line carrying ``code``.
+    """
+
+    code: ChatCode
+    message: str
+
+
+ClientEvent = Say | SetNick | Join | ListRooms | Who | Tell | Quit | Help | Invalid
+
+
+# -- server → client -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """First line once the mode is known: the nickname and room assigned."""
+
+    nick: str
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """``nick`` said ``text`` in ``room``."""
+
+    room: str
+    nick: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Private:
+    """``sender`` told ``recipient`` ``text`` (also echoed to the sender)."""
+
+    recipient: str
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """``nick`` entered ``room`` (sent to the room, the newcomer included)."""
+
+    room: str
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    """``nick`` left ``room``; ``reason`` says why (``quit``, ``join``, ``slow-consumer``...)."""
+
+    room: str
+    nick: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    """``old`` is now called ``new`` (sent to the room, the renamed client included)."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomList:
+    """Answer to ``/rooms``: ``total`` rooms, the first of them with their sizes."""
+
+    total: int
+    rooms: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WhoList:
+    """Answer to ``/who``: ``total`` members of ``room``, the first of their nicks."""
+
+    room: str
+    total: int
+    nicks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HelpText:
+    """Answer to ``/help``."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    """Answer to ``/quit``; the server closes after it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """``code`` is a wire-layer code (``line-too-long``...) or a :class:`ChatCode`."""
+
+    code: str
+    message: str
+
+
+ServerEvent = (
+    Welcome | Message | Private | Joined | Left | Renamed | RoomList | WhoList | HelpText
+    | Bye | Error
+)
