@@ -1,0 +1,125 @@
+"""The tutorial's upload bytes (classic mode), sans-IO.
+
+The tutorial's client sends ``NAME|SIZE`` with one ``sendall``, then the
+file's bytes in 1024-byte ``sendall`` calls, with *no delimiter* between the
+header and the data, and waits for ``true``. Several files may follow on one
+connection.
+
+Where the header ends (the rule, documented in ``docs/protocol.md``): NAME is
+everything before the first ``|`` (at most :data:`MAX_HEADER` bytes in all);
+SIZE is the run of ASCII digits after it, at most :data:`MAX_DIGITS` long,
+and it ends at the first non-digit byte **or at the end of the bytes received
+so far**, whichever comes first. So:
+
+* header alone in a segment (what the tutorial's server expects): correct;
+* header and data glued in one segment, data starting with a non-digit: correct;
+* glued, data starting with a digit: those digits are read as part of SIZE
+  and the upload is misparsed (usually refused as too large, else stored
+  wrong). The wire has no way to tell; this is one of the classic flaws the
+  lab demonstrates, and netlab mode does not have it;
+* a header cut inside its digits by TCP: SIZE is read short, as by the
+  tutorial's own server (which trusts one ``recv(1024)``).
+
+Classic mode cannot verify integrity (no hash) and cannot resume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.upload.events import Data
+from services.wire.errors import ErrorCode, RemoteProtocolError
+from services.wire.sentinels import CLOSED, NEED_DATA, Closed, NeedData
+
+MAX_HEADER = 1024  # the tutorial's server reads its header with one recv(1024)
+MAX_DIGITS = 20
+TRUE = b"true"
+FALSE = b"false"
+DIGITS = b"0123456789"
+
+
+@dataclass(frozen=True, slots=True)
+class ClassicHeader:
+    """``NAME|SIZE``; the name is raw bytes, the server decodes and checks it."""
+
+    raw_name: bytes
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileEnd:
+    """All ``size`` bytes of the current file have arrived; the client waits for a reply."""
+
+
+ClassicEvent = ClassicHeader | Data | FileEnd
+
+
+class ClassicDecoder:
+    """Splits a classic upload stream into headers, data and file ends."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._eof = False
+        self._left: int | None = None  # bytes of the current file still to come
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the peer; ``b""`` means the peer closed its side."""
+        if self._eof:
+            if data:
+                raise RuntimeError("data received after EOF")
+            return
+        if not data:
+            self._eof = True
+        else:
+            self._buffer += data
+
+    def next_event(self) -> ClassicEvent | NeedData | Closed:
+        """The next event, ``NEED_DATA`` or ``CLOSED``; bad bytes raise RemoteProtocolError."""
+        if self._left is not None:
+            if self._left == 0:
+                self._left = None
+                return FileEnd()
+            if not self._buffer:
+                if self._eof:
+                    raise RemoteProtocolError(
+                        ErrorCode.TRUNCATED, f"connection closed with {self._left} bytes to come"
+                    )
+                return NEED_DATA
+            take = min(self._left, len(self._buffer))
+            chunk = bytes(self._buffer[:take])
+            del self._buffer[:take]
+            self._left -= take
+            return Data(chunk)
+        return self._header()
+
+    def _header(self) -> ClassicHeader | NeedData | Closed:
+        buffer = self._buffer
+        bar = buffer.find(b"|", 0, MAX_HEADER)
+        if bar < 0:
+            if len(buffer) >= MAX_HEADER:
+                raise RemoteProtocolError(
+                    ErrorCode.BAD_MESSAGE, f"no '|' in the first {MAX_HEADER} bytes of a header"
+                )
+            if self._eof:
+                if not buffer:
+                    return CLOSED
+                raise RemoteProtocolError(ErrorCode.TRUNCATED, "connection closed in a header")
+            return NEED_DATA
+        end = bar + 1
+        limit = min(len(buffer), end + MAX_DIGITS)
+        while end < limit and buffer[end] in DIGITS:
+            end += 1
+        if end == bar + 1:
+            if end == len(buffer) and not self._eof:
+                return NEED_DATA  # the digits have not arrived yet
+            raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, "SIZE after '|' is not a number")
+        if end > MAX_HEADER:
+            raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, f"header longer than {MAX_HEADER}")
+        header = ClassicHeader(bytes(buffer[:bar]), int(buffer[bar + 1 : end]))
+        del buffer[:end]
+        self._left = header.size
+        return header

@@ -1,0 +1,138 @@
+"""Serving one tutorial client (classic mode): ``NAME|SIZE`` + bytes → ``true``.
+
+Same name rules and atomic storage as netlab mode, through the same
+:class:`Store`; what classic mode lacks is on the wire: there is no hash to
+verify and no resume, so a classic upload cut short is deleted.
+
+Replies: ``true`` when the file is stored (synced and renamed). On a refusal
+the tutorial client, which cannot be told why, gets ``false``: if SIZE is
+within the per-file limit the server first reads and discards the SIZE bytes
+the client is sending anyway, so the connection carries on with the next
+file; if SIZE is over the limit (or the header is malformed) it replies
+``false`` and closes, rather than swallow gigabytes. Either way nothing is
+written under the final name.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from services.runtime.connection import PeerConnection
+from services.runtime.logs import log_event
+from services.upload.classic import FALSE, TRUE, ClassicDecoder, ClassicEvent, ClassicHeader
+from services.upload.context import ServerContext
+from services.upload.events import Data, UploadErrorCode
+from services.upload.partial import CommitError
+from services.upload.sink import open_sink
+from services.upload.storage import Refused
+from services.wire.errors import RemoteProtocolError
+from services.wire.sentinels import CLOSED, NEED_DATA, Closed
+
+
+class ClassicSession:
+    """One tutorial client: several files, one after another."""
+
+    def __init__(self, ctx: ServerContext, conn: PeerConnection) -> None:
+        self.ctx = ctx
+        self.conn = conn
+        self.decoder = ClassicDecoder()
+
+    def _log(self, event: str, *, level: int = logging.INFO, **fields: object) -> None:
+        log_event(self.ctx.logger, event, level=level, peer=self.conn.peer, mode="classic",
+                  **fields)
+
+    async def run(self, initial: bytes) -> None:
+        if initial:  # b"" would mean EOF
+            self.decoder.receive_data(initial)
+        try:
+            while True:
+                header = await self._next_header()
+                if header is None:
+                    return
+                if not await self._upload(header):
+                    return
+        except RemoteProtocolError as exc:
+            # The tutorial's client has no way to read an explanation: close.
+            self.ctx.counters.error(exc.code)
+            self._log("protocol-error", level=logging.WARNING, code=exc.code, error=exc.message)
+
+    async def _next(self) -> ClassicEvent | Closed:
+        while True:
+            event = self.decoder.next_event()
+            if event is not NEED_DATA:
+                return event
+            self.decoder.receive_data(await self.conn.receive(self.ctx.config.receive_size))
+
+    async def _next_header(self) -> ClassicHeader | None:
+        """The next header, or None when the client leaves or the server drains."""
+        with trio.CancelScope() as scope:
+            if self.ctx.lifecycle.is_draining:
+                return None
+
+            async def cancel_on_drain() -> None:
+                await self.ctx.lifecycle.draining.wait()
+                scope.cancel()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(cancel_on_drain)
+                event = await self._next()
+                nursery.cancel_scope.cancel()
+            if event is CLOSED:
+                return None
+            assert isinstance(event, ClassicHeader)
+            return event
+        return None
+
+    async def _upload(self, header: ClassicHeader) -> bool:
+        """Store one file; False if the connection must end."""
+        ctx = self.ctx
+        try:
+            try:
+                name = header.raw_name.decode("utf-8")
+            except UnicodeDecodeError:
+                raise Refused(UploadErrorCode.BAD_NAME, "name is not UTF-8") from None
+            if ctx.lifecycle.is_draining:
+                raise Refused(UploadErrorCode.SHUTTING_DOWN, "server is shutting down")
+            partial = await ctx.store.begin(name, header.size, "", overwrite=False)
+        except Refused as exc:
+            ctx.count("uploads_refused")
+            self._log("refused", level=logging.WARNING, code=exc.code, error=exc.message,
+                      name=header.raw_name, size=header.size)
+            if header.size > ctx.config.max_file_size:
+                self.conn.send_nowait(FALSE)
+                return False
+            await self._discard_file()
+            await self.conn.send(FALSE)
+            return True
+        self._log("upload-start", name=partial.final.name, size=header.size)
+        stored = False
+        try:
+            async with open_sink(ctx.store.writers(partial)) as feed:
+                while isinstance(event := await self._next(), Data):
+                    await feed(event.data)
+            await ctx.store.commit(partial)
+            stored = True
+        except CommitError as exc:  # cannot happen without a hash, but be exact
+            ctx.count("uploads_failed")
+            self._log("refused", level=logging.WARNING, code=exc.code, error=exc.message)
+            await self.conn.send(FALSE)
+            return True
+        finally:
+            if not stored:
+                with trio.CancelScope(shield=True):
+                    await ctx.store.release(partial, keep=False)
+                self._log("upload-interrupted", level=logging.WARNING,
+                          name=partial.final.name, received=partial.received, size=header.size)
+        ctx.count("files_stored")
+        ctx.count("classic_files_stored")
+        ctx.count("bytes_stored", header.size)
+        self._log("stored", name=partial.final.name, size=header.size)
+        await self.conn.send(TRUE)
+        return True
+
+    async def _discard_file(self) -> None:
+        while isinstance(await self._next(), Data):
+            pass
+

@@ -1,0 +1,73 @@
+"""The upload server's settings (see ``netlab upload serve --help``)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.runtime.config import ServerConfig
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+
+class OverwritePolicy(enum.StrEnum):
+    """What an upload to an existing name does.
+
+    ``on-request`` (default): refused with ``exists`` unless the PUT says
+    ``overwrite: true``; then the old file is replaced atomically when the new
+    one is verified (a reader sees the old or the new file, never a mix).
+    ``never``: always refused. ``always``: always replaced, the tutorial's
+    behaviour (classic clients cannot ask, so this is what they need).
+    """
+
+    NEVER = "never"
+    ON_REQUEST = "on-request"
+    ALWAYS = "always"
+
+    def allows(self, requested: bool) -> bool:
+        return self is OverwritePolicy.ALWAYS or (self is OverwritePolicy.ON_REQUEST and requested)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadConfig(ServerConfig):
+    """Settings of the upload server.
+
+    ``quota`` bounds stored files + partial uploads + the declared size of
+    uploads in flight (None: unlimited). A partial upload is kept
+    ``partial_ttl`` seconds after its last byte for a resume, then deleted by a
+    sweep every ``cleanup_interval`` seconds. ``max_uploads`` bounds uploads in
+    progress at once (netlab and classic); ``io_threads`` bounds worker threads
+    hashing and writing.
+    """
+
+    root: Path = field(default_factory=lambda: Path("uploads"))
+    max_file_size: int = 4 * GiB
+    quota: int | None = None
+    partial_ttl: float = 24 * 3600.0
+    cleanup_interval: float = 60.0
+    overwrite: OverwritePolicy = OverwritePolicy.ON_REQUEST
+    max_uploads: int = 64
+    io_threads: int = 8
+    chunk_size: int = 1 * MiB
+    receive_size: int = 256 * KiB
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # Accept the policy's name too ("always"), as the CLI and tests pass it.
+        object.__setattr__(self, "overwrite", OverwritePolicy(self.overwrite))
+        object.__setattr__(self, "root", Path(self.root))
+        if self.max_file_size < 0:
+            raise ValueError("max_file_size must not be negative")
+        if self.quota is not None and self.quota < 0:
+            raise ValueError("quota must not be negative")
+        for name in ("partial_ttl", "cleanup_interval"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        for name in ("max_uploads", "io_threads", "chunk_size", "receive_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.chunk_size > MiB:
+            raise ValueError("chunk_size must be at most 1 MiB (the DATA frame limit)")

@@ -1,0 +1,146 @@
+"""The upload protocol's messages (netlab mode) as small frozen dataclasses.
+
+Each event is one frame on the wire (see :mod:`services.upload.protocol` and
+``docs/protocol.md`` for the byte layouts). ``Data`` may also be a *part* of a
+DATA frame: the decoder hands payload bytes over as they arrive rather than
+buffering a whole megabyte, as h11 does with bodies.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class UploadErrorCode(enum.StrEnum):
+    """Error codes of the upload service, in addition to the wire layer's codes."""
+
+    BAD_NAME = "bad-name"
+    TOO_LARGE = "too-large"
+    QUOTA_EXCEEDED = "quota-exceeded"
+    EXISTS = "exists"
+    HASH_MISMATCH = "hash-mismatch"
+    SIZE_MISMATCH = "size-mismatch"
+    NOT_FOUND = "not-found"
+    BAD_OFFSET = "bad-offset"
+    BUSY = "busy"
+    SHUTTING_DOWN = "shutting-down"
+    IDLE_TIMEOUT = "idle-timeout"
+    IO_ERROR = "io-error"
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """What the server knows of one stored file. ``sha256`` is empty in listings."""
+
+    name: str
+    size: int
+    mtime: float
+    sha256: str = ""
+
+
+# -- client → server -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    """Announce an upload; nothing else flows until the server answers."""
+
+    name: str
+    size: int
+    sha256: str
+    overwrite: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListFiles:
+    """Ask for the stored files."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    """Ask for one file's size, time and SHA-256."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Get:
+    """Ask for a file's bytes from ``offset`` on (a resumed download)."""
+
+    name: str
+    offset: int = 0
+
+
+# -- server → client -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """Upload accepted: send the bytes from ``offset`` (the resume point) on."""
+
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The upload was verified, synced and is visible under ``name``."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A batch of stored files; batches end with ``End``."""
+
+    files: tuple[FileInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Info:
+    """The answer to ``Stat``."""
+
+    file: FileInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """A download starts: ``size - offset`` bytes of DATA follow, then ``End``."""
+
+    name: str
+    size: int
+    sha256: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """A refusal or failure; ``code`` is an :class:`UploadErrorCode` or a wire code."""
+
+    code: str
+    message: str = ""
+
+
+# -- both directions ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    """File bytes (all or part of one DATA frame)."""
+
+    data: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Data(<{len(self.data)} bytes>)"
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """End of an upload (client) or of a download or listing (server)."""
+
+
+ClientEvent = Put | ListFiles | Stat | Get | Data | End
+ServerEvent = Ready | Stored | Listing | Info | Meta | Error | Data | End
+Event = ClientEvent | ServerEvent
