@@ -355,12 +355,14 @@ async def _retrying(attempt: Callable[[], Awaitable[object]], retries: int,
 
 async def put_resuming(host: str, port: int, source: Source, *, name: str | None = None,
                        overwrite: bool = False, retries: int = 3, backoff: float = 0.2,
-                       progress: Progress | None = None, timeout: float = 30.0) -> Stored:
+                       progress: Progress | None = None, timeout: float = 30.0,
+                       connect_timeout: float = 5.0) -> Stored:
     """``put`` on a fresh connection, reconnecting and resuming up to ``retries`` times."""
     item = await prepare(source, name=name)
 
     async def attempt() -> Stored:
-        async with open_upload(host, port, timeout=timeout) as up:
+        async with open_upload(host, port, timeout=timeout,
+                               connect_timeout=connect_timeout) as up:
             return await up.put(item, overwrite=overwrite, progress=progress)
 
     result = await _retrying(attempt, retries, backoff)
@@ -370,11 +372,13 @@ async def put_resuming(host: str, port: int, source: Source, *, name: str | None
 
 async def get_resuming(host: str, port: int, name: str, dest: Path | str, *,
                        retries: int = 3, backoff: float = 0.2,
-                       progress: Progress | None = None, timeout: float = 30.0) -> FileInfo:
+                       progress: Progress | None = None, timeout: float = 30.0,
+                       connect_timeout: float = 5.0) -> FileInfo:
     """``get`` on a fresh connection, reconnecting and resuming up to ``retries`` times."""
 
     async def attempt() -> FileInfo:
-        async with open_upload(host, port, timeout=timeout) as up:
+        async with open_upload(host, port, timeout=timeout,
+                               connect_timeout=connect_timeout) as up:
             return await up.get(name, dest, progress=progress)
 
     result = await _retrying(attempt, retries, backoff)

@@ -11,7 +11,9 @@ Error handling: every failure of one connection is caught and logged in
 
 from __future__ import annotations
 
+import functools
 import logging
+from pathlib import Path
 
 import trio
 
@@ -19,10 +21,11 @@ from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters
 from services.runtime.errors import RuntimeFailure
 from services.runtime.lifecycle import Lifecycle
-from services.runtime.logs import get_logger, log_event
+from services.runtime.logs import configure_logging, get_logger, log_event
+from services.runtime.process import run_server
 from services.runtime.serve import serve
 from services.upload.classic_session import ClassicSession
-from services.upload.config import UploadConfig
+from services.upload.config import OverwritePolicy, UploadConfig
 from services.upload.context import ServerContext
 from services.upload.events import Error, UploadErrorCode
 from services.upload.protocol import Role, UploadConnection
@@ -128,3 +131,39 @@ class UploadServer:
             mode, consumed = sniff(data, SERVICE)
             if mode is not Sniff.NEED_DATA:
                 return mode, data[consumed:]
+
+
+def run(
+    *,
+    host: str,
+    port: int,
+    root: Path,
+    max_file_size: int,
+    quota: int | None,
+    partial_ttl: float,
+    cleanup_interval: float,
+    overwrite: str,
+    max_uploads: int,
+    max_clients: int,
+    idle_timeout: float,
+    send_timeout: float,
+    grace_period: float,
+    stats_port: int | None,
+    log_level: str,
+) -> None:
+    """Run an upload server until SIGTERM/SIGINT (graceful), as ``netlab upload serve`` does."""
+    config = UploadConfig(
+        host=host, port=port, root=root, max_file_size=max_file_size, quota=quota,
+        partial_ttl=partial_ttl, cleanup_interval=cleanup_interval,
+        overwrite=OverwritePolicy(overwrite), max_uploads=max_uploads,
+        max_clients=max_clients, idle_timeout=idle_timeout, send_timeout=send_timeout,
+        grace_period=grace_period, stats_port=stats_port, log_level=log_level,
+    )
+    configure_logging(log_level)
+    server = UploadServer(config)
+    trio.run(
+        functools.partial(
+            run_server, server.run, lifecycle=server.lifecycle, counters=server.counters,
+            logger=server.logger, stats_host=host, stats_port=stats_port,
+        )
+    )

@@ -22,7 +22,7 @@ from typing import NoReturn
 import trio
 
 from services.runtime.connection import PeerConnection, collapse
-from services.runtime.errors import PeerClosed, PeerTimeout
+from services.runtime.errors import PeerClosed, PeerTimeout, RuntimeFailure
 from services.runtime.logs import log_event
 from services.upload.codec import encode_payload
 from services.upload.context import ServerContext
@@ -217,15 +217,28 @@ class NetlabSession:
         raise SessionOver(message)
 
     async def _receive_upload(self, partial: PartialFile) -> None:
+        """Feed DATA to the staging file until END.
+
+        If the client goes away (FIN, reset, timeout, truncated frame), what
+        it sent is still written out before the failure propagates: every
+        byte received is a byte the resume need not send again.
+        """
+        failure: Exception | None = None
         async with open_sink(self.ctx.store.writers(partial)) as feed:
             while True:
-                event = await self._next_event()
+                try:
+                    event = await self._next_event()
+                except (RemoteProtocolError, RuntimeFailure) as exc:
+                    failure = exc
+                    break
                 if isinstance(event, Data):
                     await feed(event.data)
                 elif isinstance(event, End):
                     return
                 else:  # CLOSED: the only other thing the state machine lets through
-                    raise PeerClosed(f"connection closed {partial.received} bytes into upload")
+                    failure = PeerClosed("connection closed during the upload")
+                    break
+        raise failure
 
     # -- downloads, listing, stat --------------------------------------------------
     async def _get(self, get: Get) -> None:

@@ -1,0 +1,200 @@
+"""``netlab upload``: the server (``serve``) and the client commands (put, get, list, stat).
+
+The commands only parse and forward: ``serve`` to :func:`services.upload.server.run`,
+the client commands to :mod:`services.upload.client`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import trio
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from services.runtime.config import env_name
+from services.runtime.options import server_options
+from services.upload.client import (
+    UploadError,
+    UploadRefused,
+    get_resuming,
+    open_upload,
+    put_resuming,
+)
+from services.upload.config import OverwritePolicy
+
+DEFAULT_PORT = 8002
+UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ByteSize(click.ParamType):  # type: ignore[type-arg]
+    """A byte count: ``1048576``, ``512K``, ``10M``, ``4G`` (binary units)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", str(value))
+        if match is None:
+            self.fail(f"{value!r} is not a size like 1048576, 512K, 10M or 4G", param, ctx)
+        return int(match[1]) * UNITS[match[2].lower()]
+
+
+SIZE = ByteSize()
+
+
+@click.group()
+def cli() -> None:
+    """Verified, atomic, resumable file uploads: server and client."""
+
+
+def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
+    return click.option(f"--{name}", envvar=env_name(name), show_default=True, **kwargs)
+
+
+@cli.command()
+@server_options(default_port=DEFAULT_PORT)
+@_option("root", type=click.Path(file_okay=False, path_type=Path), default=Path("uploads"),
+         help="Directory of stored files (created if missing).")
+@_option("max-file-size", type=SIZE, default="4G", help="Largest file accepted.")
+@_option("quota", type=SIZE, default=None,
+         help="Total bytes of stored files, partials and uploads in flight (default: none).")
+@_option("partial-ttl", type=click.FloatRange(min=0, min_open=True), default=86400.0,
+         help="Seconds an interrupted upload is kept for a resume after its last byte.")
+@_option("cleanup-interval", type=click.FloatRange(min=0, min_open=True), default=60.0,
+         help="Seconds between sweeps deleting expired partial uploads.")
+@_option("overwrite", type=click.Choice([p.value for p in OverwritePolicy]),
+         default=OverwritePolicy.ON_REQUEST.value,
+         help="Existing names: refuse, replace when the client asks, or always replace.")
+@_option("max-uploads", type=click.IntRange(min=1), default=64,
+         help="Uploads in progress at once; more are refused with 'busy'.")
+def serve(**options: Any) -> None:
+    """Run the upload server (netlab clients and the tutorial's upload client)."""
+    from services.upload.server import run
+
+    run(**options)
+
+
+def client_options(func: F) -> F:
+    """Where the server is, and how long to wait for it."""
+    decorators = [
+        click.option("--host", default="127.0.0.1", show_default=True, help="Server address."),
+        click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT,
+                     show_default=True, help="Server port."),
+        click.option("--connect-timeout", type=click.FloatRange(min=0), default=5.0,
+                     show_default=True, help="Seconds to keep trying to connect."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+                     show_default=True, help="Seconds to wait for the server at any step."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _run(main: Callable[[], Awaitable[T]]) -> T:
+    """Run a client coroutine; turn its errors into a message and exit status 1."""
+    try:
+        return trio.run(main)
+    except UploadRefused as exc:
+        raise click.ClickException(f"refused ({exc.code}): {exc.message}") from None
+    except (UploadError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr, silent when stderr is not a terminal."""
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+               TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="Name to store the file under (default: the file's name).")
+@click.option("--overwrite", is_flag=True, help="Replace a stored file of the same name.")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Reconnect and resume this many times after an interruption.")
+@client_options
+def put(file: Path, name: str | None, overwrite: bool, retries: int, host: str, port: int,
+        connect_timeout: float, timeout: float) -> None:
+    """Upload FILE; prints the stored name, size and SHA-256."""
+    with progress_bar(f"put {file.name}") as progress:
+        stored = _run(lambda: put_resuming(
+            host, port, file, name=name, overwrite=overwrite, retries=retries,
+            progress=progress, timeout=timeout, connect_timeout=connect_timeout))
+    click.echo(f"stored {stored.name} {stored.size} bytes sha256={stored.sha256}")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to save (default: NAME in the current directory).")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Reconnect and resume this many times after an interruption.")
+@client_options
+def get(name: str, output: Path | None, retries: int, host: str, port: int,
+        connect_timeout: float, timeout: float) -> None:
+    """Download NAME, verifying its SHA-256; resumes from DEST.part."""
+    dest = output or Path(Path(name).name)
+    with progress_bar(f"get {name}") as progress:
+        info = _run(lambda: get_resuming(
+            host, port, name, dest, retries=retries, progress=progress, timeout=timeout,
+            connect_timeout=connect_timeout))
+    click.echo(f"saved {dest} {info.size} bytes sha256={info.sha256} (verified)")
+
+
+@cli.command(name="list")
+@client_options
+def list_files(host: str, port: int, connect_timeout: float, timeout: float) -> None:
+    """List stored files: size, modification time (UTC) and name."""
+
+    async def main() -> None:
+        async with open_upload(host, port, connect_timeout=connect_timeout,
+                               timeout=timeout) as up:
+            for info in await up.list():
+                when = datetime.datetime.fromtimestamp(info.mtime, datetime.UTC)
+                click.echo(f"{info.size:>12}  {when:%Y-%m-%d %H:%M:%S}  {info.name}")
+
+    _run(main)
+
+
+@cli.command()
+@click.argument("name")
+@client_options
+def stat(name: str, host: str, port: int, connect_timeout: float, timeout: float) -> None:
+    """Show one stored file's size, time and SHA-256."""
+
+    async def main() -> None:
+        async with open_upload(host, port, connect_timeout=connect_timeout,
+                               timeout=timeout) as up:
+            info = await up.stat(name)
+        when = datetime.datetime.fromtimestamp(info.mtime, datetime.UTC)
+        click.echo(f"name: {info.name}\nsize: {info.size}\nsha256: {info.sha256}\n"
+                   f"mtime: {when:%Y-%m-%dT%H:%M:%SZ}")
+
+    _run(main)
+
