@@ -1,0 +1,264 @@
+"""Who is connected, under which nickname, in which room; and delivering lines to them.
+
+Resource handling: a :class:`Member` is registered while its connection's
+handler runs its read loop and unregistered before the connection's queue is
+closed, so a delivery never targets a closed queue of a healthy client.
+
+Error handling: delivery never waits. Each line goes into the recipient's
+bounded queue with ``send_nowait``; a full queue means the recipient does not
+keep up, and it is disconnected at once as a slow consumer (with an error line
+as farewell, a log line and a ``slow-consumer`` count) instead of delaying
+anyone else. Its leave notice goes out after the delivery in progress, so the
+recipients' order stays intact.
+
+Order: a sender's lines are delivered synchronously, in the sender's task,
+into FIFO queues; so every recipient sees each sender's lines in the order
+they were sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import trio
+
+from services.chat.events import (
+    ChatCode,
+    Error,
+    Joined,
+    Left,
+    Message,
+    Private,
+    Renamed,
+    RoomList,
+    ServerEvent,
+    Welcome,
+    WhoList,
+)
+from services.chat.grammar import DEFAULT_ROOM, GUEST_PREFIX, RESERVED_NICKS
+from services.chat.protocol import LIST_LIMIT, encode_server_event
+from services.runtime.connection import PeerConnection
+from services.runtime.counters import Counters
+from services.runtime.errors import SlowConsumer
+from services.runtime.logs import log_event
+
+OPERATOR = "operator"
+
+
+@dataclass(eq=False)
+class Member:
+    """One chatting client. ``scope`` wraps its read loop (cancel it to end the client)."""
+
+    conn: PeerConnection
+    nick: str
+    room: str
+    classic: bool
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    leave_reason: str = ""
+
+
+class Directory:
+    """Nicknames, rooms and delivery for one chat server."""
+
+    def __init__(self, *, counters: Counters, logger: logging.Logger) -> None:
+        self.counters = counters
+        self.logger = logger
+        self.by_nick: dict[str, Member] = {}
+        # dict as an ordered set: delivery order within a room is stable.
+        self.rooms: dict[str, dict[Member, None]] = {DEFAULT_ROOM: {}}
+        self.draining = False
+        # Where lines meant for the operator go (set by the console).
+        self.operator_sink: Callable[[str], None] | None = None
+        self._next_guest = 1
+        self._evicted: list[Member] = []
+        self._announcing = False
+
+    # -- membership ---------------------------------------------------------
+    def enter(self, conn: PeerConnection, *, classic: bool) -> Member:
+        """Register a new client as ``guest-N`` in the lobby and announce it."""
+        while (nick := f"{GUEST_PREFIX}{self._next_guest}") in self.by_nick:
+            self._next_guest += 1
+        self._next_guest += 1
+        member = Member(conn, nick, DEFAULT_ROOM, classic)
+        self.by_nick[nick] = member
+        self.rooms[DEFAULT_ROOM][member] = None
+        log_event(self.logger, "enter", peer=conn.peer, nick=nick, classic=classic)
+        self.reply(member, Welcome(nick, DEFAULT_ROOM))
+        self.broadcast(DEFAULT_ROOM, Joined(DEFAULT_ROOM, nick), notice=True)
+        return member
+
+    def leave(self, member: Member, reason: str) -> None:
+        """Unregister ``member`` (if still registered) and tell its room."""
+        if self._unregister(member):
+            log_event(self.logger, "leave", peer=member.conn.peer, nick=member.nick, reason=reason)
+            if not self.draining:
+                self.broadcast(member.room, Left(member.room, member.nick, reason), notice=True)
+
+    def _unregister(self, member: Member) -> bool:
+        if self.by_nick.get(member.nick) is not member:
+            return False
+        del self.by_nick[member.nick]
+        room = self.rooms[member.room]
+        room.pop(member, None)
+        if not room and member.room != DEFAULT_ROOM:
+            del self.rooms[member.room]
+        return True
+
+    def rename(self, member: Member, nick: str) -> None:
+        if nick.lower() in RESERVED_NICKS:
+            self.reply(member, Error(ChatCode.BAD_NICK, f"{nick} is reserved"))
+            return
+        holder = self.by_nick.get(nick)
+        if holder is member:
+            self.reply(member, Renamed(nick, nick))
+            return
+        if holder is not None:
+            self.reply(member, Error(ChatCode.NICK_TAKEN, f"{nick} is taken"))
+            return
+        old = member.nick
+        del self.by_nick[old]
+        member.nick = nick
+        self.by_nick[nick] = member
+        log_event(self.logger, "rename", peer=member.conn.peer, old=old, new=nick)
+        self.broadcast(member.room, Renamed(old, nick), notice=True)
+
+    def move(self, member: Member, room: str) -> None:
+        if room == member.room:
+            self.reply(member, Joined(room, member.nick))
+            return
+        old = member.room
+        self._unregister(member)
+        self.broadcast(old, Left(old, member.nick, f"moved to #{room}"), notice=True)
+        member.room = room
+        self.by_nick[member.nick] = member
+        self.rooms.setdefault(room, {})[member] = None
+        self.broadcast(room, Joined(room, member.nick), notice=True)
+
+    # -- conversation -------------------------------------------------------
+    def say(self, member: Member, text: str) -> None:
+        """``member``'s message to everyone else in its room."""
+        self.counters.extra["messages_received"] += 1
+        self.broadcast(member.room, Message(member.room, member.nick, text), exclude=member)
+        if member.classic and self.operator_sink is not None:
+            # As in the tutorial, the operator sees what classic clients say.
+            self.operator_sink(f"[#{member.room}] <{member.nick}> {text}")
+
+    def tell(self, sender: str, nick: str, text: str, *, echo: Member | None = None) -> bool:
+        """A private message to ``nick`` (or the operator). False if there is no such client."""
+        event = Private(nick, sender, text)
+        if nick == OPERATOR and self.operator_sink is not None:
+            self.operator_sink(f"[@{nick}] <{sender}> {text}")
+        elif (target := self.by_nick.get(nick)) is not None:
+            self.counters.extra["deliveries"] += self.deliver(target, event)
+        else:
+            return False
+        self.counters.extra["messages_received"] += 1
+        if echo is not None and echo.nick != nick:
+            self.reply(echo, event)
+        return True
+
+    def who(self, room: str) -> WhoList:
+        members = self.rooms.get(room, {})
+        nicks = sorted(m.nick for m in members)
+        return WhoList(room, len(nicks), tuple(nicks[:LIST_LIMIT]))
+
+    def room_list(self) -> RoomList:
+        rooms = sorted((name, len(members)) for name, members in self.rooms.items())
+        return RoomList(len(rooms), tuple(rooms[:LIST_LIMIT]))
+
+    # -- delivery -----------------------------------------------------------
+    def reply(self, member: Member, event: ServerEvent) -> None:
+        """A line for ``member`` alone (classic clients get only messages and errors)."""
+        if member.classic and not isinstance(event, (Message, Private, Error)):
+            return
+        self.deliver(member, event)
+        self._announce_evictions()
+
+    def deliver(self, member: Member, event: ServerEvent | bytes) -> int:
+        """Queue one line for ``member``; 1 if queued, 0 if it was evicted instead."""
+        data = event if isinstance(event, bytes) else encode_server_event(event)
+        if member.conn.send_nowait(data):
+            return 1
+        self._evict(member)
+        return 0
+
+    def broadcast(
+        self,
+        room: str,
+        event: ServerEvent,
+        *,
+        exclude: Member | None = None,
+        notice: bool = False,
+    ) -> int:
+        """Queue ``event`` for everyone in ``room``; notices skip classic clients."""
+        members = self.rooms.get(room)
+        if not members:
+            return 0
+        data = encode_server_event(event)
+        delivered = 0
+        full: list[Member] = []
+        for member in members:
+            if member is exclude or (notice and member.classic):
+                continue
+            if member.conn.send_nowait(data):
+                delivered += 1
+            else:
+                full.append(member)
+        for member in full:
+            self._evict(member)
+        if not notice:
+            self.counters.extra["deliveries"] += delivered
+        self._announce_evictions()
+        return delivered
+
+    def _evict(self, member: Member) -> None:
+        if not self._unregister(member):
+            return
+        size = member.conn.queued
+        farewell = encode_server_event(
+            Error(ChatCode.SLOW_CONSUMER, "you did not read fast enough; disconnected")
+        )
+        member.leave_reason = ChatCode.SLOW_CONSUMER
+        member.conn.abort(SlowConsumer("outgoing queue full"), farewell=farewell)
+        self.counters.extra["slow_consumers"] += 1
+        log_event(
+            self.logger, "slow-consumer", level=logging.WARNING, peer=member.conn.peer,
+            nick=member.nick, queued_total=size,
+        )
+        self._evicted.append(member)
+
+    def _announce_evictions(self) -> None:
+        if self._announcing:
+            return
+        self._announcing = True
+        try:
+            while self._evicted and not self.draining:
+                gone = self._evicted.pop(0)
+                self.broadcast(gone.room, Left(gone.room, gone.nick, ChatCode.SLOW_CONSUMER),
+                               notice=True)
+        finally:
+            if self.draining:
+                self._evicted.clear()
+            self._announcing = False
+
+    # -- operator -----------------------------------------------------------
+    def end(self, member: Member, farewell: ServerEvent, reason: str) -> None:
+        """Send ``farewell`` and end ``member``'s read loop (its queue is still flushed)."""
+        member.leave_reason = reason
+        if self.deliver(member, farewell):
+            member.scope.cancel()
+
+    def shutdown(self, message: str) -> int:
+        """Tell every client the server is going away and end each one. Returns how many."""
+        self.draining = True
+        members = list(self.by_nick.values())
+        farewell = encode_server_event(Error(ChatCode.SERVER_SHUTDOWN, message))
+        for member in members:
+            member.leave_reason = ChatCode.SERVER_SHUTDOWN
+            if member.conn.send_nowait(farewell):
+                member.scope.cancel()
+            else:
+                self._evict(member)
+        return len(members)
