@@ -12,6 +12,7 @@ SERVICE_COMMANDS = {
     "chat": "services.chat.cli",
     "exec": "services.remote_exec.cli",
     "upload": "services.upload.cli",
+    "gateway": "lab.gateway.cli",
 }
 
 

@@ -1,0 +1,67 @@
+# netlab's one image: every role (chat, exec, upload servers, clients, the
+# gateway) is the `netlab` command with a different sub-command.
+#
+# Default base: the official slim Python image, so a machine with a registry
+# needs nothing else (`docker compose up` builds it). Offline machines run
+# scripts/build-images first: it builds a Debian base with debootstrap and a
+# wheelhouse in .cache/wheelhouse, which the build stage installs from with
+# --no-index. Both bases provide python3 3.11.
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
+# Dependencies first (from the wheelhouse when there is one), so that a change
+# to netlab's own code only redoes the last step. The wildcard lets the COPY
+# succeed without a wheelhouse (the online case).
+COPY pyproject.toml .cache/wheelhouse* /wheels/
+RUN set -eu; \
+    python3 -m venv /opt/netlab; \
+    pip="/opt/netlab/bin/pip --disable-pip-version-check --no-cache-dir"; \
+    deps=$(/opt/netlab/bin/python -c 'import tomllib; p = tomllib.load(open("/wheels/pyproject.toml", "rb")); print(" ".join(repr(d) for d in p["project"]["dependencies"] + p["build-system"]["requires"] + ["wheel"]))'); \
+    if ls /wheels/*.whl >/dev/null 2>&1; then \
+        eval "$pip install --no-index --find-links /wheels $deps"; \
+    else \
+        eval "$pip install $deps"; \
+    fi
+COPY . /src
+RUN set -eu; \
+    pip="/opt/netlab/bin/pip --disable-pip-version-check --no-cache-dir"; \
+    if ls /wheels/*.whl >/dev/null 2>&1; then \
+        $pip install --no-deps --no-build-isolation --no-index /src; \
+    else \
+        $pip install --no-deps --no-build-isolation /src; \
+    fi; \
+    /opt/netlab/bin/netlab --version
+
+FROM ${BASE_IMAGE}
+# Fault injection and captures need these; the local Debian base has them
+# already, the slim image gets them from apt.
+RUN set -eu; \
+    missing=""; \
+    for tool in ip:iproute2 iptables:iptables tcpdump:tcpdump; do \
+        command -v "${tool%%:*}" >/dev/null || missing="$missing ${tool#*:}"; \
+    done; \
+    if [ -n "$missing" ]; then \
+        apt-get update; \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing; \
+        rm -rf /var/lib/apt/lists/*; \
+    fi; \
+    groupadd --system --gid 10001 netlab; \
+    useradd --system --uid 10001 --gid netlab --home-dir /home/netlab --create-home \
+        --shell /usr/sbin/nologin netlab; \
+    install -d -o netlab -g netlab -m 0750 /data /data/uploads
+COPY --from=build /opt/netlab /opt/netlab
+ENV PATH=/opt/netlab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    LANG=C.UTF-8
+USER netlab:netlab
+WORKDIR /home/netlab
+EXPOSE 8000
+# Looks for the listening socket in /proc/net/tcp* (and reads the stats port
+# when one is set): no connection to the service port, so classic-mode peers
+# and the connect/disconnect logs are left alone.
+HEALTHCHECK --interval=2s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "lab.healthcheck"]
+# Exec form: SIGTERM reaches the server (run with an init, see compose.yaml).
+ENTRYPOINT ["netlab"]
+CMD ["--help"]

@@ -1,0 +1,149 @@
+"""The gateway relays bytes, half-closes and resets transparently, over loopback."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+import pytest
+import trio
+
+from lab.gateway.banner import banner
+from lab.gateway.routes import PublicAddress, Route, RouteError, check_routes
+from lab.gateway.server import Gateway, GatewayConfig
+from tests.helpers import receive_exactly, wait_for
+
+
+def test_route_parses_listen_port_and_upstream() -> None:
+    assert Route.parse("8001=exec:8000") == Route(8001, "exec", 8000)
+    assert Route.parse("8001=exec:8000").name == "exec"
+
+
+@pytest.mark.parametrize("text", ["8000", "8000=chat", "x=chat:8000", "8000=chat:0", "8000=:1"])
+def test_bad_routes_are_refused(text: str) -> None:
+    with pytest.raises(RouteError):
+        Route.parse(text)
+
+
+def test_duplicate_listen_ports_and_orphan_public_addresses_are_refused() -> None:
+    with pytest.raises(RouteError, match="twice"):
+        check_routes([Route(1, "a", 2), Route(1, "b", 2)], [])
+    with pytest.raises(RouteError, match="without a route"):
+        check_routes([Route(1, "a", 2)], [PublicAddress(3, "127.0.0.1", 3)])
+
+
+def test_banner_shows_public_addresses_and_client_commands() -> None:
+    text = banner((Route(8001, "exec", 8000),), (PublicAddress(8001, "127.0.0.1", 18001),))
+    assert "exec    127.0.0.1:18001" in text
+    assert "netlab exec run --host 127.0.0.1 --port 18001" in text
+
+
+class Upstream:
+    """A loopback server whose per-connection behaviour a test chooses."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.received = bytearray()
+        self.saw_eof = trio.Event()
+
+    async def handle(self, stream: trio.SocketStream) -> None:
+        async with stream:
+            if self.behaviour == "reset":
+                await stream.receive_some(1024)
+                stream.socket.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                return
+            # "upper": echo upper-cased until EOF, then say goodbye and close.
+            while data := await stream.receive_some(65536):
+                self.received += data
+                await stream.send_all(data.upper())
+            self.saw_eof.set()
+            await stream.send_all(b"BYE")
+
+
+@asynccontextmanager
+async def running(behaviour: str) -> AsyncIterator[tuple[Upstream, Gateway, int]]:
+    upstream = Upstream(behaviour)
+    async with trio.open_nursery() as nursery:
+        (listener,) = await nursery.start(
+            partial(trio.serve_tcp, upstream.handle, 0, host="127.0.0.1")
+        )
+        up_port = listener.socket.getsockname()[1]
+        config = GatewayConfig(
+            host="127.0.0.1", routes=(Route(0, "127.0.0.1", up_port),), grace_period=0.5,
+            connect_timeout=2.0, banner=False,
+        )
+        gateway = Gateway(config)
+        (port,) = await nursery.start(gateway.serve)
+        yield upstream, gateway, port
+        gateway.lifecycle.request_shutdown("test")
+        nursery.cancel_scope.cancel()
+
+
+async def test_bytes_flow_both_ways_and_are_counted() -> None:
+    async with running("upper") as (upstream, gateway, port):
+        client = await trio.open_tcp_stream("127.0.0.1", port)
+        async with client:
+            payload = bytes(range(256)) * 1024
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client.send_all, payload)
+                echoed = await receive_exactly(client, len(payload))
+            assert echoed == payload.upper()
+            await client.send_eof()
+            assert await receive_exactly(client, 3) == b"BYE"
+            assert await client.receive_some(10) == b""
+        await wait_for(lambda: gateway.counters.bytes_out == len(payload) + 3)
+        assert gateway.counters.bytes_in == len(payload)
+        assert upstream.received == payload
+
+
+async def test_half_close_reaches_the_upstream_and_its_reply_comes_back() -> None:
+    async with (
+        running("upper") as (upstream, _gateway, port),
+        await trio.open_tcp_stream("127.0.0.1", port) as client,
+    ):
+        await client.send_all(b"last words")
+        await client.send_eof()
+        with trio.fail_after(5):
+            await upstream.saw_eof.wait()
+        assert await receive_exactly(client, 13) == b"LAST WORDSBYE"
+
+
+async def test_an_upstream_reset_resets_the_client() -> None:
+    async with running("reset") as (_upstream, gateway, port):
+        async with await trio.open_tcp_stream("127.0.0.1", port) as client:
+            await client.send_all(b"hello")
+            with trio.fail_after(5), pytest.raises(trio.BrokenResourceError):
+                while await client.receive_some(10):
+                    pass
+        await wait_for(lambda: gateway.counters.errors_by_reason["upstream-reset"] == 1)
+
+
+async def test_an_unreachable_upstream_closes_the_client_and_is_counted() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    config = GatewayConfig(host="127.0.0.1", routes=(Route(0, "127.0.0.1", dead_port),),
+                           connect_timeout=2.0, banner=False)
+    gateway = Gateway(config)
+    async with trio.open_nursery() as nursery:
+        (port,) = await nursery.start(gateway.serve)
+        async with await trio.open_tcp_stream("127.0.0.1", port) as client:
+            with trio.fail_after(5):
+                assert await client.receive_some(10) == b""
+        assert gateway.counters.errors_by_reason["upstream-unreachable"] == 1
+        gateway.lifecycle.request_shutdown("test")
+    assert gateway.lifecycle.is_draining
+
+
+async def test_shutdown_stops_accepting_and_returns() -> None:
+    async with running("upper") as (_upstream, gateway, port):
+        gateway.lifecycle.request_shutdown("test")
+        with trio.fail_after(5):
+            await gateway.lifecycle.stopped.wait()
+        with pytest.raises(OSError):
+            await trio.open_tcp_stream("127.0.0.1", port)
