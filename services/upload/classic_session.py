@@ -19,7 +19,7 @@ import logging
 
 import trio
 
-from services.runtime.connection import PeerConnection
+from services.runtime.connection import PeerConnection, collapse
 from services.runtime.logs import log_event
 from services.upload.classic import FALSE, TRUE, ClassicDecoder, ClassicEvent, ClassicHeader
 from services.upload.context import ServerContext
@@ -28,7 +28,7 @@ from services.upload.partial import CommitError
 from services.upload.sink import open_sink
 from services.upload.storage import Refused
 from services.wire.errors import RemoteProtocolError
-from services.wire.sentinels import CLOSED, NEED_DATA, Closed
+from services.wire.sentinels import NEED_DATA, Closed
 
 
 class ClassicSession:
@@ -38,6 +38,7 @@ class ClassicSession:
         self.ctx = ctx
         self.conn = conn
         self.decoder = ClassicDecoder()
+        self._idle_scope: trio.CancelScope | None = None
 
     def _log(self, event: str, *, level: int = logging.INFO, **fields: object) -> None:
         log_event(self.ctx.logger, event, level=level, peer=self.conn.peer, mode="classic",
@@ -47,16 +48,33 @@ class ClassicSession:
         if initial:  # b"" would mean EOF
             self.decoder.receive_data(initial)
         try:
-            while True:
-                header = await self._next_header()
-                if header is None:
-                    return
-                if not await self._upload(header):
-                    return
-        except RemoteProtocolError as exc:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._watch_drain)
+                await self._serve_files()
+                nursery.cancel_scope.cancel()
+        except Exception as group:
+            exc = collapse(group)
+            if not isinstance(exc, RemoteProtocolError):
+                raise exc from None
             # The tutorial's client has no way to read an explanation: close.
             self.ctx.counters.error(exc.code)
             self._log("protocol-error", level=logging.WARNING, code=exc.code, error=exc.message)
+
+    async def _watch_drain(self) -> None:
+        await self.ctx.lifecycle.draining.wait()
+        if self._idle_scope is not None:
+            self._idle_scope.cancel()
+
+    async def _serve_files(self) -> None:
+        while not self.ctx.lifecycle.is_draining:
+            event: ClassicEvent | Closed | None = None
+            with trio.CancelScope() as self._idle_scope:
+                event = await self._next()  # between files: drain ends the session
+            self._idle_scope = None
+            if not isinstance(event, ClassicHeader):
+                return  # CLOSED, or interrupted by draining
+            if not await self._upload(event):
+                return
 
     async def _next(self) -> ClassicEvent | Closed:
         while True:
@@ -64,26 +82,6 @@ class ClassicSession:
             if event is not NEED_DATA:
                 return event
             self.decoder.receive_data(await self.conn.receive(self.ctx.config.receive_size))
-
-    async def _next_header(self) -> ClassicHeader | None:
-        """The next header, or None when the client leaves or the server drains."""
-        with trio.CancelScope() as scope:
-            if self.ctx.lifecycle.is_draining:
-                return None
-
-            async def cancel_on_drain() -> None:
-                await self.ctx.lifecycle.draining.wait()
-                scope.cancel()
-
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(cancel_on_drain)
-                event = await self._next()
-                nursery.cancel_scope.cancel()
-            if event is CLOSED:
-                return None
-            assert isinstance(event, ClassicHeader)
-            return event
-        return None
 
     async def _upload(self, header: ClassicHeader) -> bool:
         """Store one file; False if the connection must end."""
@@ -107,22 +105,23 @@ class ClassicSession:
             await self.conn.send(FALSE)
             return True
         self._log("upload-start", name=partial.final.name, size=header.size)
-        stored = False
+        stored: bool | None = False
         try:
             async with open_sink(ctx.store.writers(partial)) as feed:
                 while isinstance(event := await self._next(), Data):
                     await feed(event.data)
             await ctx.store.commit(partial)
             stored = True
-        except CommitError as exc:  # cannot happen without a hash, but be exact
+        except CommitError as exc:  # a name stored meanwhile ("exists")
+            stored = None  # answered: neither stored nor interrupted
             ctx.count("uploads_failed")
             self._log("refused", level=logging.WARNING, code=exc.code, error=exc.message)
             await self.conn.send(FALSE)
             return True
         finally:
-            if not stored:
-                with trio.CancelScope(shield=True):
-                    await ctx.store.release(partial, keep=False)
+            with trio.CancelScope(shield=True):
+                await ctx.store.release(partial, keep=False)  # no-op once committed
+            if stored is False:
                 self._log("upload-interrupted", level=logging.WARNING,
                           name=partial.final.name, received=partial.received, size=header.size)
         ctx.count("files_stored")

@@ -68,6 +68,7 @@ class PartialFile:
     received: int  # bytes in the file now
     hasher: hashlib._Hash
     replace: bool  # publish with rename (replacing a file) rather than link
+    committed: bool = False
 
     @classmethod
     def open(
@@ -111,8 +112,10 @@ class PartialFile:
             self.fd = -1
 
     def discard(self) -> None:
-        """Close and delete the staging file."""
+        """Close and delete the staging file (nothing to do once committed)."""
         self.close()
+        if self.committed:
+            return
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
@@ -147,6 +150,7 @@ class PartialFile:
         except CommitError:
             self.discard()
             raise
+        self.committed = True
         fsync_dir(self.final.parent)
         fsync_dir(self.path.parent)
         return digest

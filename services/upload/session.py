@@ -179,7 +179,7 @@ class NetlabSession:
             ctx.count("resumes")
         self._log("upload-start", name=partial.final.name, size=put.size, offset=partial.offset)
         started = time.monotonic()
-        stored = False
+        stored: bool | None = False
         try:
             await self._send(Ready(partial.offset))
             await self._receive_upload(partial)
@@ -187,6 +187,7 @@ class NetlabSession:
             name, digest = await ctx.store.commit(partial)
             stored = True
         except CommitError as exc:
+            stored = None  # answered: neither stored nor interrupted
             ctx.count("uploads_failed")
             await self._refuse(exc.code, exc.message, name=put.name)
             return
@@ -197,7 +198,7 @@ class NetlabSession:
             # keeping its data for a resume. Shielded: it must run on cancel too.
             with trio.CancelScope(shield=True):
                 await ctx.store.release(partial, keep=True)
-            if not stored:
+            if stored is False:
                 self._log("upload-interrupted", level=logging.WARNING,
                           name=partial.final.name, received=partial.received, size=put.size)
         ctx.count("files_stored")

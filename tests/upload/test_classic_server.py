@@ -1,0 +1,131 @@
+"""The tutorial's upload client, byte for byte, against the lab's server.
+
+The client below is the tutorial's: a blocking stdlib socket, ``NAME|SIZE``
+with ``sendall``, the file in 1024-byte ``sendall`` calls, then one ``recv``
+for ``true``. It runs in a worker thread so the server's event loop goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import trio
+
+from tests.helpers import wait_for
+from tests.upload.conftest import StartServer, partials, stored_names
+
+
+def tutorial_upload(
+    port: int, files: list[tuple[str, bytes]], *, glued: bool = False
+) -> list[bytes]:
+    """Upload ``files`` on one connection; returns each reply."""
+    replies = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for name, data in files:
+            header = f"{name}|{len(data)}".encode()
+            if glued:  # header and the first data in one segment
+                sock.sendall(header + data[:1024])
+                rest = data[1024:]
+            else:
+                sock.sendall(header)
+                rest = data
+            for start in range(0, len(rest), 1024):
+                sock.sendall(rest[start : start + 1024])
+            replies.append(sock.recv(1024))
+    return replies
+
+
+async def test_tutorial_client_stores_a_file(start_server: StartServer) -> None:
+    server = await start_server()
+    data = os.urandom(50_000)
+    replies = await trio.to_thread.run_sync(tutorial_upload, server.port, [("photo.jpg", data)])
+    assert replies == [b"true"]
+    assert (server.store.root / "photo.jpg").read_bytes() == data
+    assert server.counters.extra["classic_files_stored"] == 1
+
+
+async def test_header_and_data_in_one_segment(start_server: StartServer) -> None:
+    server = await start_server()
+    data = b"glued: " + os.urandom(5000)
+    replies = await trio.to_thread.run_sync(
+        lambda: tutorial_upload(server.port, [("glued.bin", data)], glued=True)
+    )
+    assert replies == [b"true"]
+    assert (server.store.root / "glued.bin").read_bytes() == data
+
+
+async def test_several_files_on_one_connection(start_server: StartServer) -> None:
+    server = await start_server()
+    files = [(f"f{i}.txt", f"file {i} ".encode() * (i * 300)) for i in range(4)]
+    replies = await trio.to_thread.run_sync(tutorial_upload, server.port, files)
+    assert replies == [b"true"] * 4
+    for name, data in files:
+        assert (server.store.root / name).read_bytes() == data
+
+
+async def test_escaping_name_is_refused_with_false_and_the_connection_goes_on(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    files = [("../escape.txt", b"evil"), ("ok.txt", b"fine")]
+    replies = await trio.to_thread.run_sync(tutorial_upload, server.port, files)
+    assert replies == [b"false", b"true"]
+    assert stored_names(server) == ["ok.txt"]
+    assert not (server.store.root.parent / "escape.txt").exists()
+
+
+async def test_existing_name_is_refused_unless_the_server_always_overwrites(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    replies = await trio.to_thread.run_sync(
+        tutorial_upload, server.port, [("a.txt", b"one"), ("a.txt", b"two")]
+    )
+    assert replies == [b"true", b"false"]
+    assert (server.store.root / "a.txt").read_bytes() == b"one"
+    tutorial = await start_server(overwrite="always", root=server.store.root.parent / "t")
+    replies = await trio.to_thread.run_sync(
+        tutorial_upload, tutorial.port, [("a.txt", b"one"), ("a.txt", b"two")]
+    )
+    assert replies == [b"true", b"true"]
+    assert (tutorial.store.root / "a.txt").read_bytes() == b"two"
+
+
+async def test_oversized_upload_gets_false_and_close(start_server: StartServer) -> None:
+    server = await start_server(max_file_size=1000)
+
+    def oversized() -> bytes:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"big.bin|5000")
+            return sock.recv(1024)
+
+    assert await trio.to_thread.run_sync(oversized) == b"false"
+    await wait_for(lambda: server.counters.connections_open == 0)
+    assert stored_names(server) == []
+
+
+async def test_disconnect_mid_file_leaves_nothing(start_server: StartServer) -> None:
+    server = await start_server()
+
+    def cut() -> None:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"cut.bin|10000")
+            sock.sendall(b"x" * 4000)
+
+    await trio.to_thread.run_sync(cut)
+    await wait_for(lambda: server.counters.connections_open == 0)
+    assert stored_names(server) == []
+    assert partials(server) == []  # classic uploads cannot resume: nothing kept
+
+
+async def test_malformed_header_closes_the_connection(start_server: StartServer) -> None:
+    server = await start_server()
+
+    def malformed() -> bytes:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"no-size-here|abc")
+            return sock.recv(1024)
+
+    assert await trio.to_thread.run_sync(malformed) == b""
+    assert server.counters.errors_by_reason["bad-message"] == 1
