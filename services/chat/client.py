@@ -1,0 +1,328 @@
+"""The chat client as an async library (for the harness and the ``netlab chat client`` command).
+
+Usage::
+
+    async with open_chat("127.0.0.1", 8000, nick="alice", room="dev") as chat:
+        await chat.say("hello")
+        async for event in chat.events():
+            print(event)
+
+Theory of operation: one background task reads the connection, keeps the
+client's state (nick, room) up to date, wakes requests waiting for their
+answer (``set_nick``, ``join``, ``who``...) and queues every event for
+``events()``. Sends go through one lock, so any task may send.
+
+Resource handling: the events queue is bounded (``event_buffer``). A program
+that never consumes ``events()`` stops the reader once it is full, which is
+exactly a slow consumer; the server will disconnect it. ``open_chat`` closes
+the connection on exit, after a polite ``/quit`` when nothing went wrong.
+
+Error handling: connection failures are retried with :class:`Backoff`;
+``ChatRefused`` carries the server's error line for a refused request;
+``ChatClosed`` is raised by requests on a connection that has ended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import trio
+
+from services.chat.events import (
+    ChatCode,
+    ClientEvent,
+    Error,
+    Join,
+    Joined,
+    ListRooms,
+    Quit,
+    Renamed,
+    RoomList,
+    Say,
+    ServerEvent,
+    SetNick,
+    Tell,
+    Welcome,
+    Who,
+    WhoList,
+)
+from services.chat.protocol import ClientProtocol
+from services.wire.errors import RemoteProtocolError
+from services.wire.preface import encode_preface
+from services.wire.sentinels import CLOSED, NEED_DATA
+
+DEFAULT_EVENT_BUFFER = 1024
+REQUEST_TIMEOUT = 10.0
+QUIT_TIMEOUT = 2.0
+# Error lines the server sends just before it closes: they say why it did.
+FAREWELL_CODES = frozenset({
+    ChatCode.IDLE_TIMEOUT, ChatCode.SLOW_CONSUMER, ChatCode.SERVER_SHUTDOWN, ChatCode.KICKED,
+    ChatCode.SERVER_FULL, "bad-preface",
+})
+
+
+class ChatClosed(Exception):
+    """The connection to the chat server has ended."""
+
+
+class ChatRefused(Exception):
+    """The server answered a request with an error line."""
+
+    def __init__(self, error: Error) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+
+@dataclass(frozen=True, kw_only=True)
+class Backoff:
+    """Connection retries: ``attempts`` tries in all, delays growing by ``factor`` up to a cap."""
+
+    attempts: int = 6
+    initial: float = 0.2
+    factor: float = 2.0
+    max_delay: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.initial < 0 or self.factor < 1 or self.max_delay < 0:
+            raise ValueError("attempts >= 1, initial >= 0, factor >= 1, max_delay >= 0")
+
+    def delays(self) -> Iterator[float]:
+        """The pause before each retry (``attempts - 1`` of them)."""
+        delay = self.initial
+        for _ in range(self.attempts - 1):
+            yield min(delay, self.max_delay)
+            delay *= self.factor
+
+
+NO_RETRY = Backoff(attempts=1)
+
+
+async def connect(
+    host: str, port: int, *, backoff: Backoff = NO_RETRY, connect_timeout: float = 5.0,
+    on_retry: Callable[[Exception, float], None] | None = None,
+) -> trio.SocketStream:
+    """Open a TCP connection, retrying refused or timed-out attempts per ``backoff``."""
+    delays = backoff.delays()
+    while True:
+        try:
+            with trio.fail_after(connect_timeout):
+                return await trio.open_tcp_stream(host, port)
+        except (OSError, trio.TooSlowError) as exc:
+            delay = next(delays, None)
+            if delay is None:
+                raise ChatClosed(f"cannot connect to {host}:{port}: {exc}") from exc
+            if on_retry is not None:
+                on_retry(exc, delay)
+            await trio.sleep(delay)
+
+
+class ChatClient:
+    """One connection to a chat server in netlab mode. Create it with :func:`open_chat`."""
+
+    def __init__(self, stream: trio.SocketStream, *, event_buffer: int) -> None:
+        self.stream = stream
+        self.nick = ""
+        self.room = ""
+        self.closed = trio.Event()
+        self.close_reason = ""
+        self._proto = ClientProtocol()
+        self._send_lock = trio.Lock()
+        self._events_in, self._events_out = trio.open_memory_channel[ServerEvent](event_buffer)
+        self._waiters: list[tuple[Callable[[ServerEvent], bool], _Reply]] = []
+
+    # -- requests -------------------------------------------------------------
+    async def send(self, event: ClientEvent) -> None:
+        """Send one command or message (any task may call it)."""
+        data = self._proto.send(event)
+        if self.closed.is_set():
+            raise ChatClosed(self.close_reason)
+        async with self._send_lock:
+            try:
+                await self.stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise ChatClosed(f"connection lost: {exc}") from exc
+
+    async def send_line(self, line: str) -> None:
+        """Send a line as typed (text or a ``/command``), as ``nc`` would."""
+        if "\n" in line or "\r" in line:
+            raise ValueError("a line cannot contain a line break")
+        if self.closed.is_set():
+            raise ChatClosed(self.close_reason)
+        async with self._send_lock:
+            try:
+                await self.stream.send_all(line.encode("utf-8") + b"\n")
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise ChatClosed(f"connection lost: {exc}") from exc
+
+    async def say(self, text: str) -> None:
+        """Say ``text`` to the current room."""
+        await self.send(Say(text))
+
+    async def tell(self, nick: str, text: str) -> None:
+        """Tell ``nick`` privately (the server echoes it back as a ``Private``)."""
+        await self.send(Tell(nick, text))
+
+    async def set_nick(self, nick: str) -> None:
+        """Change nickname; raises :class:`ChatRefused` (``nick-taken``, ``bad-nick``)."""
+        old = self.nick
+        await self._request(
+            SetNick(nick), lambda e: isinstance(e, Renamed) and e.old == old and e.new == nick
+        )
+
+    async def join(self, room: str) -> None:
+        """Move to ``room`` (``#`` optional)."""
+        name = room.removeprefix("#")
+        await self._request(
+            Join(name),
+            lambda e: isinstance(e, Joined) and e.room == name and e.nick == self.nick,
+        )
+
+    async def who(self) -> WhoList:
+        """Who is in the current room."""
+        reply = await self._request(Who(), lambda e: isinstance(e, WhoList))
+        assert isinstance(reply, WhoList)
+        return reply
+
+    async def rooms(self) -> RoomList:
+        """The rooms and their sizes."""
+        reply = await self._request(ListRooms(), lambda e: isinstance(e, RoomList))
+        assert isinstance(reply, RoomList)
+        return reply
+
+    async def quit(self, reason: str = "", timeout: float = QUIT_TIMEOUT) -> None:
+        """Say goodbye and wait (at most ``timeout``) for the server to close."""
+        if not self.closed.is_set():
+            try:
+                await self.send(Quit(reason))
+            except ChatClosed:
+                return
+            with trio.move_on_after(timeout):
+                await self.closed.wait()
+
+    async def _request(
+        self, event: ClientEvent, matches: Callable[[ServerEvent], bool]
+    ) -> ServerEvent:
+        reply = _Reply()
+        entry = (matches, reply)
+        self._waiters.append(entry)
+        try:
+            await self.send(event)
+            with trio.fail_after(REQUEST_TIMEOUT):
+                await reply.done.wait()
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+        if reply.event is None:
+            raise ChatClosed(self.close_reason)
+        if isinstance(reply.event, Error):
+            raise ChatRefused(reply.event)
+        return reply.event
+
+    # -- events ---------------------------------------------------------------
+    async def events(self) -> AsyncIterator[ServerEvent]:
+        """Every event from the server, in order, until the connection ends."""
+        async for event in self._events_out:
+            yield event
+
+    async def next_event(self, timeout: float = math.inf) -> ServerEvent:
+        """The next event; :class:`ChatClosed` once the connection has ended."""
+        with trio.fail_after(timeout):
+            try:
+                return await self._events_out.receive()
+            except trio.EndOfChannel:
+                raise ChatClosed(self.close_reason) from None
+
+    async def _read_loop(self) -> None:
+        async with self._events_in:
+            try:
+                while True:
+                    event = self._proto.next_event()
+                    if event is CLOSED:
+                        self._finish("server closed the connection")
+                        return
+                    if event is NEED_DATA:
+                        try:
+                            data = await self.stream.receive_some(65536)
+                        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                            self._finish(f"connection lost: {exc}")
+                            return
+                        self._proto.receive_data(data)
+                        continue
+                    assert not isinstance(event, type(CLOSED))
+                    self._track(event)
+                    await self._events_in.send(event)
+            except RemoteProtocolError as exc:
+                self._finish(f"bad line from server: {exc}")
+
+    def _track(self, event: ServerEvent) -> None:
+        match event:
+            case Welcome(nick, room):
+                self.nick, self.room = nick, room
+            case Renamed(old, new) if old == self.nick:
+                self.nick = new
+            case Joined(room, nick) if nick == self.nick:
+                self.room = room
+            case Error(code, message) if code in FAREWELL_CODES:
+                self.close_reason = f"{code}: {message}"
+        for index, (matches, reply) in enumerate(self._waiters):
+            # The server answers in order, so an error line answers the oldest
+            # request (an error for an over-long ``say`` could be taken for it).
+            if matches(event) or (index == 0 and isinstance(event, Error)):
+                reply.event = event
+                reply.done.set()
+                del self._waiters[index]
+                break
+
+    def _finish(self, reason: str) -> None:
+        self.close_reason = self.close_reason or reason
+        self.closed.set()
+        for _, reply in self._waiters:
+            reply.done.set()
+        self._waiters.clear()
+
+
+class _Reply:
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.event: ServerEvent | None = None
+
+
+@asynccontextmanager
+async def open_chat(
+    host: str,
+    port: int,
+    *,
+    nick: str | None = None,
+    room: str | None = None,
+    backoff: Backoff = NO_RETRY,
+    connect_timeout: float = 5.0,
+    event_buffer: int = DEFAULT_EVENT_BUFFER,
+) -> AsyncIterator[ChatClient]:
+    """Connect (retrying per ``backoff``), take ``nick`` and ``room``, yield the client."""
+    stream = await connect(host, port, backoff=backoff, connect_timeout=connect_timeout)
+    async with stream, trio.open_nursery() as nursery:
+        client = ChatClient(stream, event_buffer=event_buffer)
+        nursery.start_soon(client._read_loop)
+        polite = False
+        try:
+            await stream.send_all(encode_preface("chat"))
+            with trio.fail_after(REQUEST_TIMEOUT):
+                welcome = await client.next_event()
+            if not isinstance(welcome, Welcome):
+                raise ChatClosed(f"server said {welcome!r} instead of welcome")
+            if nick is not None and nick != client.nick:
+                await client.set_nick(nick)
+            if room is not None and room.removeprefix("#") != client.room:
+                await client.join(room)
+            yield client
+            polite = True
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise ChatClosed(f"connection lost: {exc}") from exc
+        finally:
+            if polite:
+                with trio.CancelScope(shield=True):
+                    await client.quit()
+            nursery.cancel_scope.cancel()
