@@ -222,10 +222,13 @@ class ChatClient:
         return reply.event
 
     # -- events ---------------------------------------------------------------
-    async def events(self) -> AsyncIterator[ServerEvent]:
-        """Every event from the server, in order, until the connection ends."""
-        async for event in self._events_out:
-            yield event
+    def events(self) -> trio.MemoryReceiveChannel[ServerEvent]:
+        """Every event from the server, in order, until the connection ends (``async for``).
+
+        A channel rather than a generator, so breaking out of the loop and
+        iterating again later loses nothing.
+        """
+        return self._events_out
 
     async def next_event(self, timeout: float = math.inf) -> ServerEvent:
         """The next event; :class:`ChatClosed` once the connection has ended."""
@@ -303,6 +306,7 @@ async def open_chat(
 ) -> AsyncIterator[ChatClient]:
     """Connect (retrying per ``backoff``), take ``nick`` and ``room``, yield the client."""
     stream = await connect(host, port, backoff=backoff, connect_timeout=connect_timeout)
+    body_error: Exception | None = None
     async with stream, trio.open_nursery() as nursery:
         client = ChatClient(stream, event_buffer=event_buffer)
         nursery.start_soon(client._read_loop)
@@ -320,9 +324,14 @@ async def open_chat(
             yield client
             polite = True
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise ChatClosed(f"connection lost: {exc}") from exc
+            body_error = ChatClosed(f"connection lost: {exc}")
+        except Exception as exc:
+            # Raised below, outside the nursery, as itself, not as a group.
+            body_error = exc
         finally:
             if polite:
                 with trio.CancelScope(shield=True):
                     await client.quit()
             nursery.cancel_scope.cancel()
+    if body_error is not None:
+        raise body_error

@@ -19,7 +19,7 @@ LOGGER = logging.getLogger("netlab.test.chat")
 
 async def start_server(nursery: trio.Nursery, **overrides: Any) -> tuple[ChatServer, int]:
     """A chat server on a free port, with a console fed by ``server.console_input``."""
-    config = ChatConfig(port=0, **overrides)
+    config = ChatConfig(**{"port": 0, **overrides})
     console_in, console_source = trio.testing.memory_stream_one_way_pair()
     console_sink, console_out = trio.testing.memory_stream_one_way_pair()
     server = ChatServer(
