@@ -1,0 +1,61 @@
+"""The chat section of docs/protocol.md matches the code."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services.chat import events
+from services.chat.classic import CLASSIC_RECV
+from services.chat.config import DEFAULT_QUEUE_SIZE
+from services.chat.detect import DEFAULT_WINDOW
+from services.chat.events import ChatCode
+from services.chat.protocol import (
+    DEFAULT_MAX_LINE,
+    LIST_LIMIT,
+    encode_server_event,
+    parse_server_line,
+)
+from services.runtime.connection import MAX_BATCH
+from services.wire import encode_preface
+from tests.docblocks import ROOT
+
+DOC = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+CHAT = DOC.split("<!-- chat:begin -->", 1)[1].split("<!-- chat:end -->", 1)[0]
+
+
+def server_line_rows() -> list[tuple[str, str]]:
+    table = CHAT.split("### Lines, server → client", 1)[1].split("###", 1)[0]
+    return re.findall(r"^\| `([^`]+)` \| `(\w+)` \|", table, re.MULTILINE)
+
+
+def test_server_line_table_is_complete() -> None:
+    documented = {name for _, name in server_line_rows()}
+    assert documented == {cls.__name__ for cls in events.ServerEvent.__args__}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("line", "name"), server_line_rows())
+def test_each_documented_server_line_parses_as_its_event(line: str, name: str) -> None:
+    event = parse_server_line(line)
+    assert type(event).__name__ == name
+    assert encode_server_event(event) == line.encode() + b"\n"
+
+
+def test_every_chat_error_code_is_documented() -> None:
+    table = CHAT.split("### Chat error codes", 1)[1].split("###", 1)[0]
+    assert set(re.findall(r"^\| `([a-z-]+)` \|", table, re.MULTILINE)) == set(ChatCode)
+
+
+def test_documented_limits_match_the_code() -> None:
+    assert f"**{DEFAULT_WINDOW:g} s**" in CHAT
+    assert f"(default\n{DEFAULT_MAX_LINE})" in CHAT
+    assert f"(`--queue-size`, default {DEFAULT_QUEUE_SIZE}\nlines)" in CHAT
+    assert f"up to {CLASSIC_RECV}" in CHAT
+    assert f"at most {LIST_LIMIT} names" in CHAT
+    assert f"up to {MAX_BATCH // 1024} KiB" in CHAT
+
+
+def test_documented_session_preface_matches() -> None:
+    hex_line = next(line for line in CHAT.splitlines() if line.startswith("C: 00"))
+    assert bytes.fromhex(hex_line[3:].split("  ")[0]) == encode_preface("chat")
