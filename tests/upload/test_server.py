@@ -435,3 +435,23 @@ async def test_listing_info_has_no_hash_stat_has_it(start_server: StartServer) -
         (entry,) = await up.list()
         assert isinstance(entry, FileInfo) and entry.sha256 == ""
         assert (await up.stat("abc")).sha256 == sha256(b"abc")
+
+
+async def test_upload_in_flight_finishes_during_the_grace_period(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(grace_period=5)
+    data = os.urandom(300_000)
+    raw = await RawClient.connect(server.port)
+    await raw.send(Put("late.bin", len(data), sha256(data)))
+    assert await raw.next() == Ready(0)
+    wire = await raw.send_upload(data, cut=100_000)
+    server.lifecycle.request_shutdown("test")
+    await trio.sleep(0.1)
+    await raw.stream.send_all(wire[100_000:])
+    assert await raw.next() == Stored("late.bin", len(data), sha256(data))
+    assert await raw.until_closed() == [Error("shutting-down", "server is shutting down")]
+    await raw.aclose()
+    with trio.fail_after(5):
+        await server.lifecycle.stopped.wait()
+    assert (server.store.root / "late.bin").read_bytes() == data

@@ -1,0 +1,120 @@
+"""The client library's resume across broken connections, and the netlab upload commands."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from click.testing import CliRunner
+
+from services.upload import cli as cli_module
+from services.upload.cli import SIZE, cli
+from services.upload.client import ConnectionLost, get_resuming, put_resuming
+from tests.upload.conftest import StartServer, partials, sha256
+from tests.upload.cutproxy import CutProxy
+
+
+async def test_put_resumes_after_the_connection_is_cut(
+    start_server: StartServer, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    server = await start_server()
+    proxy = CutProxy(server.port, budget=700_000)
+    proxy_port = await nursery.start(proxy.run)
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(2_000_000))
+    stored = await put_resuming("127.0.0.1", proxy_port, source, retries=2, backoff=0.01)
+    assert stored.sha256 == sha256(source.read_bytes())
+    assert (server.store.root / "big.bin").read_bytes() == source.read_bytes()
+    assert proxy.connections == 2
+    assert server.counters.extra["resumes"] == 1
+    # What the cut connection delivered was not sent again: ~2 MB in all, not 2.7 MB.
+    assert server.counters.bytes_in < 2_000_000 + 10_000
+    assert partials(server) == []
+
+
+async def test_put_gives_up_after_its_retries(
+    start_server: StartServer, nursery: trio.Nursery
+) -> None:
+    server = await start_server()
+    proxy_port = await nursery.start(CutProxy(server.port, budget=200_000, cuts=10).run)
+    with pytest.raises(ConnectionLost):
+        await put_resuming("127.0.0.1", proxy_port, os.urandom(1_000_000), name="x",
+                           retries=1, backoff=0.01)
+    assert server.counters.extra["resumes"] == 1  # the one retry resumed, then was cut too
+    assert len(partials(server)) == 1
+
+
+async def test_get_resumes_after_the_connection_is_cut(
+    start_server: StartServer, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    server = await start_server()
+    data = os.urandom(3_000_000)
+    (server.store.root / "d.bin").write_bytes(data)
+    proxy = CutProxy(server.port, budget=1_000_000, upstream=False)
+    proxy_port = await nursery.start(proxy.run)
+    info = await get_resuming("127.0.0.1", proxy_port, "d.bin", tmp_path / "d.bin",
+                              retries=2, backoff=0.01)
+    assert info.sha256 == sha256(data)
+    assert (tmp_path / "d.bin").read_bytes() == data
+    assert proxy.connections == 2
+
+
+def test_sizes_parse_with_binary_units() -> None:
+    assert SIZE.convert("1048576", None, None) == 1 << 20
+    assert SIZE.convert("512K", None, None) == 512 << 10
+    assert SIZE.convert("10M", None, None) == 10 << 20
+    assert SIZE.convert("4GiB", None, None) == 4 << 30
+    with pytest.raises(Exception, match="not a size"):
+        SIZE.convert("ten", None, None)
+
+
+def test_serve_forwards_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr("services.upload.server.run", lambda **kw: seen.update(kw))
+    monkeypatch.setenv("NETLAB_PARTIAL_TTL", "60")
+    result = CliRunner().invoke(cli, [
+        "serve", "--port", "18002", "--root", str(tmp_path), "--quota", "10M",
+        "--max-file-size", "1M", "--overwrite", "always",
+    ])
+    assert result.exit_code == 0, result.output
+    assert seen["port"] == 18002 and seen["root"] == tmp_path
+    assert seen["quota"] == 10 << 20 and seen["max_file_size"] == 1 << 20
+    assert seen["overwrite"] == "always" and seen["partial_ttl"] == 60.0
+
+
+async def test_client_commands_against_a_server(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = await start_server()
+    port = str(server.port)
+    source = tmp_path / "notes.txt"
+    source.write_text("lab notes\n")
+    digest = sha256(b"lab notes\n")
+    runner = CliRunner()
+
+    async def invoke(*args: str) -> Any:
+        return await trio.to_thread.run_sync(lambda: runner.invoke(cli, [*args, "--port", port]))
+
+    put = await invoke("put", str(source))
+    assert put.exit_code == 0, put.output
+    assert put.output.startswith(f"stored notes.txt 10 bytes sha256={digest}")
+    again = await invoke("put", str(source))
+    assert again.exit_code == 1 and "refused (exists)" in again.output
+    listing = await invoke("list")
+    assert listing.output.rstrip().endswith("notes.txt")
+    stat = await invoke("stat", "notes.txt")
+    assert f"sha256: {digest}" in stat.output
+    dest = tmp_path / "copy.txt"
+    got = await invoke("get", "notes.txt", "-o", str(dest))
+    assert got.exit_code == 0 and dest.read_text() == "lab notes\n"
+    missing = await invoke("stat", "nope")
+    assert missing.exit_code == 1 and "not-found" in missing.output
+
+
+def test_progress_bar_is_silent_without_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    with cli_module.progress_bar("put x") as update:
+        update(5, 10)
+    assert capsys.readouterr().err == ""
