@@ -8,7 +8,10 @@ peer and the server's connect/disconnect logs see nothing. When
 proves the event loop still answers.
 
 Ports checked: ``NETLAB_HEALTH_PORTS`` (comma-separated, e.g. a gateway's
-routes), else ``NETLAB_PORT``, else 8000. Exit status 0 means healthy.
+routes), else ``NETLAB_PORT``, else 8000. With
+``NETLAB_HEALTH_NO_DEFAULT_ROUTE=1`` the container is healthy only without a
+default route (see ``exec-noroute`` in compose.yaml). Exit status 0 means
+healthy.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 
 TCP_LISTEN = "0A"
 PROC_TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
+PROC_ROUTES = Path("/proc/net/route")
+PROC_ROUTES6 = Path("/proc/net/ipv6_route")
 STATS_TIMEOUT = 2.0
 DEFAULT_PORT = 8000
 
@@ -39,6 +44,29 @@ def listening_ports(tables: Iterable[Path] = PROC_TABLES) -> set[int]:
             if len(fields) > 3 and fields[3] == TCP_LISTEN:
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
+
+
+def has_default_route(
+    routes: Path = PROC_ROUTES, routes6: Path = PROC_ROUTES6
+) -> bool:
+    """True when the kernel's routing tables hold a default route (IPv4 or IPv6)."""
+    try:
+        for line in routes.read_text().splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 7 and fields[1] == "00000000" and fields[7] == "00000000":
+                return True
+    except OSError:
+        pass
+    try:
+        for line in routes6.read_text().splitlines():
+            fields = line.split()
+            # Destination ::/0 through a real device (not the "lo" unreachable entry).
+            if len(fields) > 9 and fields[0] == "0" * 32 and fields[1] == "00" \
+                    and fields[9] != "lo":
+                return True
+    except OSError:
+        pass
+    return False
 
 
 def ports_to_check(env: Mapping[str, str]) -> list[int]:
@@ -69,6 +97,8 @@ def check(env: Mapping[str, str]) -> list[str]:
     for port in ports_to_check(env):
         if port not in listening:
             problems.append(f"nothing listening on port {port}")
+    if env.get("NETLAB_HEALTH_NO_DEFAULT_ROUTE") == "1" and has_default_route():
+        problems.append("a default route is still present")
     stats_port = env.get("NETLAB_STATS_PORT")
     if stats_port:
         try:

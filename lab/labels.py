@@ -15,3 +15,8 @@ def labels(**extra: str) -> dict[str, str]:
     base = {LAB_LABEL: "true", SESSION_LABEL: SESSION_ID}
     base.update({f"{LABEL_PREFIX}.{key}": value for key, value in extra.items()})
     return base
+
+
+def session_filter() -> dict[str, list[str]]:
+    """A docker SDK ``filters`` value matching the objects of this session."""
+    return {"label": [f"{LAB_LABEL}=true", f"{SESSION_LABEL}={SESSION_ID}"]}

@@ -117,13 +117,21 @@ async def run_gateway(
                 serve_stats, gateway.counters, host=config.host, port=config.stats_port,
                 logger=logger,
             ))
-        ports = await nursery.start(gateway.serve)
+        ports = await nursery.start(_serve_then_stop, gateway, nursery.cancel_scope)
         log_event(logger, "gateway-ready",
                   routes=",".join(f"{p}={r.upstream_host}:{r.upstream_port}"
                                   for p, r in zip(ports, config.routes, strict=True)))
         if config.banner:
             print(banner(config.routes, config.public), flush=True)
         task_status.started(ports)
-        # The routes' nursery returns after draining; then stop the helpers.
-        await gateway.lifecycle.draining.wait()
-        nursery.cancel_scope.deadline = trio.current_time() + config.grace_period + 1.0
+
+
+async def _serve_then_stop(
+    gateway: Gateway,
+    scope: trio.CancelScope,
+    *,
+    task_status: trio.TaskStatus[list[int]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the routes; once they have drained, stop the helpers (signals, stats) too."""
+    await gateway.serve(task_status=task_status)
+    scope.cancel()

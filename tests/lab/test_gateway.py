@@ -13,7 +13,7 @@ import trio
 
 from lab.gateway.banner import banner
 from lab.gateway.routes import PublicAddress, Route, RouteError, check_routes
-from lab.gateway.server import Gateway, GatewayConfig
+from lab.gateway.server import Gateway, GatewayConfig, run_gateway
 from tests.helpers import receive_exactly, wait_for
 
 
@@ -147,3 +147,17 @@ async def test_shutdown_stops_accepting_and_returns() -> None:
             await gateway.lifecycle.stopped.wait()
         with pytest.raises(OSError):
             await trio.open_tcp_stream("127.0.0.1", port)
+
+
+async def test_the_gateway_process_prints_its_banner_and_stops_promptly_when_asked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = GatewayConfig(host="127.0.0.1", routes=(Route(0, "chat", 8000),),
+                           public=(PublicAddress(0, "127.0.0.1", 18000),), grace_period=0.5)
+    gateway = Gateway(config)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(partial(run_gateway, config, gateway=gateway))
+        assert "chat    127.0.0.1:18000" in capsys.readouterr().out
+        started = trio.current_time()
+        gateway.lifecycle.request_shutdown("test")
+    assert trio.current_time() - started < 1.5
