@@ -1,19 +1,21 @@
 """Hashing and writing off the event loop, pipelined with receiving.
 
-Why: SHA-256 and ``write`` of a megabyte take about a millisecond; done on
-the event loop they would stall every connection, and done one chunk per
-thread call they would bind throughput to the thread round trip (~50 µs).
-So the receiving task drops chunks into a bounded channel and returns to the
-socket at once, while one drain task per upload hands *everything queued* to
-a worker thread in one call. Receiving the next chunks overlaps with hashing
-and writing the previous ones; hashlib and ``os.write`` release the GIL.
+Why: SHA-256 and ``write`` of a megabyte take about a millisecond each; done
+on the event loop they would stall every connection. Handing each received
+chunk (often ~100 KB) to a thread would bind throughput to the thread round
+trip instead (tens of µs of CPU each, twice per chunk). So chunks are
+gathered into batches of about :data:`BATCH_BYTES` on the Trio side, and each
+writer (hashing, writing) has its own bounded channel and drain task that
+hands one batch at a time to a worker thread. Receiving the next batch
+overlaps with hashing and writing the previous ones, and hashing overlaps
+with writing: hashlib and ``os.write`` release the GIL.
 
-Resource handling: the channel holds at most ``capacity`` chunks (each at
-most one receive), so memory per upload is bounded. On normal exit every
-queued chunk is written before the context exits. If the body fails or is
-cancelled, what is queued is dropped: the file then holds a prefix of the
-data, which is all a resume needs. A write error cancels the body and
-propagates.
+Resource handling: each channel holds at most ``capacity`` batches, so memory
+per upload is bounded (about ``capacity × BATCH_BYTES`` per writer, plus one
+batch being gathered). On normal exit every chunk is written before the
+context exits. If the body fails or is cancelled, what is queued is dropped:
+the file then holds a prefix of the data, which is all a resume needs. A
+writer's error cancels the body and propagates.
 """
 
 from __future__ import annotations
@@ -25,43 +27,41 @@ import trio
 
 from services.runtime.connection import collapse
 
-BATCH_BYTES = 4 << 20
-CAPACITY = 32
+BATCH_BYTES = 1 << 20
+CAPACITY = 4
 
 WriteBatch = Callable[[list[bytes]], Awaitable[None]]
 Feed = Callable[[bytes], Awaitable[None]]
 
 
-async def _drain(receive: trio.MemoryReceiveChannel[bytes], write: WriteBatch) -> None:
+async def _drain(receive: trio.MemoryReceiveChannel[list[bytes]], write: WriteBatch) -> None:
     async with receive:
-        async for first in receive:
-            batch = [first]
-            size = len(first)
-            while size < BATCH_BYTES:
-                try:
-                    chunk = receive.receive_nowait()
-                except (trio.WouldBlock, trio.EndOfChannel):
-                    break
-                batch.append(chunk)
-                size += len(chunk)
+        async for batch in receive:
             await write(batch)
 
 
 @asynccontextmanager
 async def open_sink(
-    writers: Sequence[WriteBatch], *, capacity: int = CAPACITY
+    writers: Sequence[WriteBatch], *, capacity: int = CAPACITY, batch_bytes: int = BATCH_BYTES
 ) -> AsyncIterator[Feed]:
-    """Yield ``feed(chunk)``; every chunk reaches each writer in order, batched, in the background.
+    """Yield ``feed(chunk)``: chunks reach every writer in order, batched, in the background."""
+    channels = [trio.open_memory_channel[list[bytes]](capacity) for _ in writers]
+    pending: list[bytes] = []
+    pending_bytes = 0
 
-    Each writer has its own channel and drain task, so hashing and writing
-    proceed in parallel and neither waits for the other's batch.
-    """
-    channels = [trio.open_memory_channel[bytes](capacity) for _ in writers]
-    sends = [send for send, _ in channels]
+    async def flush() -> None:
+        nonlocal pending, pending_bytes
+        if pending:
+            batch, pending, pending_bytes = pending, [], 0
+            for send, _ in channels:
+                await send.send(batch)
 
     async def feed(chunk: bytes) -> None:
-        for send in sends:
-            await send.send(chunk)
+        nonlocal pending_bytes
+        pending.append(chunk)
+        pending_bytes += len(chunk)
+        if pending_bytes >= batch_bytes:
+            await flush()
 
     try:
         async with trio.open_nursery() as nursery:
@@ -69,8 +69,9 @@ async def open_sink(
                 nursery.start_soon(_drain, receive, write)
             try:
                 yield feed
+                await flush()
             finally:
-                for send in sends:
+                for send, _ in channels:
                     send.close()
     except BaseExceptionGroup as group:
         # Only Exceptions reach here as a group of one; let cancellations be.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 
 import pytest
 import trio
@@ -415,17 +416,36 @@ async def test_shutdown_lets_uploads_finish_keeps_partials_and_tells_idle_client
     await busy.aclose()
 
 
-async def test_partials_expire_after_their_ttl(start_server: StartServer) -> None:
-    server = await start_server(partial_ttl=0.3, cleanup_interval=0.1)
+async def test_partials_expire_after_their_ttl_unless_active(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(partial_ttl=60, cleanup_interval=3600)
     raw = await RawClient.connect(server.port)
     await raw.send(Put("e.bin", 10, sha256(b"0123456789")))
     assert await raw.next() == Ready(0)
     await raw.send(Data(b"01234"))
     await raw.aclose()
     await wait_for(lambda: server.counters.connections_open == 0)
+    active = await RawClient.connect(server.port)
+    await active.send(Put("a.bin", 10, sha256(b"abcdefghij")))
+    assert await active.next() == Ready(0)
+    assert len(partials(server)) == 2
+    assert await server.store.expire_partials(now=time.time() + 30) == []
+    expired = await server.store.expire_partials(now=time.time() + 61)
+    assert len(expired) == 1  # the idle one; the active upload is never swept
     assert len(partials(server)) == 1
-    await wait_for(lambda: partials(server) == [], timeout=5)
-    assert server.counters.extra["partials_expired"] == 1
+    await active.aclose()
+
+
+async def test_a_periodic_sweep_deletes_expired_partials(start_server: StartServer) -> None:
+    server = await start_server(partial_ttl=0.2, cleanup_interval=0.05)
+    raw = await RawClient.connect(server.port)
+    await raw.send(Put("e.bin", 10, sha256(b"0123456789")))
+    assert await raw.next() == Ready(0)
+    await raw.send(Data(b"01234"))
+    await raw.aclose()
+    await wait_for(lambda: server.counters.extra["partials_expired"] == 1)
+    assert partials(server) == []
 
 
 async def test_listing_info_has_no_hash_stat_has_it(start_server: StartServer) -> None:
