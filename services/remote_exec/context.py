@@ -1,0 +1,65 @@
+"""What every exec connection shares: settings, counters, shutdown state, admission, log."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+from services.remote_exec.config import TOKEN_ENV, ExecConfig
+from services.remote_exec.outcome import Outcome, Stop
+from services.remote_exec.policy import Admission
+from services.runtime.counters import Counters
+from services.runtime.lifecycle import Lifecycle
+from services.runtime.logs import log_event
+
+SHUTDOWN_SLACK = 0.25  # seconds kept back to send EXIT before the grace period ends
+
+
+@dataclass
+class ServerContext:
+    """Shared by the sessions of one server; mutated only from its Trio thread."""
+
+    config: ExecConfig
+    counters: Counters
+    lifecycle: Lifecycle
+    logger: logging.Logger
+    admission: Admission = field(init=False)
+    env: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.config.max_concurrent, self.config.max_queued)
+        # Commands run with the server's environment minus the secret.
+        self.env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+
+    @property
+    def shutdown_delay(self) -> float:
+        """How long a running command may go on once shutdown starts, leaving time to kill it."""
+        reserve = self.config.kill_grace + self.config.drain_timeout + SHUTDOWN_SLACK
+        return max(0.0, self.config.grace_period - reserve)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters.extra[name] += n
+
+    def record(self, outcome: Outcome, *, peer: str, mode: str) -> None:
+        """Count and log how a command ended."""
+        self.count("commands_finished")
+        self.count(f"ended_{outcome.stop.value}")
+        if outcome.stop is not Stop.EXITED:
+            self.count("commands_killed")
+        self.count("output_bytes", outcome.stdout_bytes + outcome.stderr_bytes)
+        log_event(self.logger, "exit", peer=peer, mode=mode, pid=outcome.pid,
+                  stop=outcome.stop.value, status=outcome.status, signal=outcome.signal,
+                  elapsed=f"{outcome.elapsed:.3f}", stdout=outcome.stdout_bytes,
+                  stderr=outcome.stderr_bytes)
+
+
+MAX_LOGGED_COMMAND = 200
+
+
+def describe_command(command: str | bytes) -> str:
+    """The command as logged: decoded, shortened."""
+    text = command.decode("utf-8", "replace") if isinstance(command, bytes) else command
+    if len(text) > MAX_LOGGED_COMMAND:
+        text = text[:MAX_LOGGED_COMMAND] + "…"
+    return text

@@ -1,0 +1,197 @@
+"""A command running as its own session and process group, and killing that group whole.
+
+Resource handling: :func:`spawn_group` starts ``argv`` with
+``start_new_session=True``, so the shell, its children and the background
+jobs they start (``sleep 100 &``) share one process group, whose id is the
+shell's pid. Whatever way the ``async with`` body ends — normally, by an
+error, or cancelled — the exit path (shielded, bounded in time) sends
+SIGTERM to the group if the shell still runs, waits up to ``kill_grace``
+for it, sends SIGKILL to the whole group, reaps the shell and closes the
+pipes. No process of the group outlives the block.
+
+Two details keep that promise exact:
+
+* The final SIGKILL goes to the group *before* the shell is reaped. Until
+  then the shell's pid cannot be reused, so ``killpg`` cannot hit a
+  stranger's group. Exit is therefore watched with a pidfd (or
+  ``waitid(WNOWAIT)``), which does not reap.
+* Background children are orphaned when the shell dies. Unless something
+  reaps them they stay zombies (some container inits never reap, and a
+  server running as PID 1 is their init). :func:`become_subreaper` makes
+  orphans of our groups our children, and the exit path reaps them with
+  ``waitpid(-pgid)``.
+
+What it cannot do: a process that leaves the group on purpose (``setsid``,
+a double-forking daemon) is out of reach of ``killpg``; that needs a cgroup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+
+import trio
+
+POLL_INTERVAL = 0.01
+REAP_TIMEOUT = 5.0  # SIGKILLed processes die at once; this only bounds a wedged kernel
+PR_SET_CHILD_SUBREAPER = 36
+
+logger = logging.getLogger("netlab.exec")
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants our children (Linux), so we can reap them. True if it worked."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def signal_name(signum: int) -> str:
+    """``SIGKILL`` for 9; ``SIG<n>`` for a number the platform does not name."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"SIG{signum}"
+
+
+class ProcessGroup:
+    """A running command: its pipes, its pid (= process group id) and how to end it."""
+
+    def __init__(self, process: trio.Process, *, kill_grace: float) -> None:
+        self.process = process
+        self.pid = process.pid
+        self.kill_grace = kill_grace
+        self.returncode: int | None = None
+        self.signalled: str | None = None  # the last signal netlab sent the group
+        self._exited = trio.Event()
+        self._pidfd: int | None = None
+        with contextlib.suppress(OSError, AttributeError):
+            self._pidfd = os.pidfd_open(self.pid)
+
+    @property
+    def exited(self) -> bool:
+        """The shell has exited (it may not be reaped yet)."""
+        if not self._exited.is_set() and self._poll_exit():
+            self._exited.set()
+        return self._exited.is_set()
+
+    def _poll_exit(self) -> bool:
+        try:
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:  # already reaped
+            return True
+
+    async def wait_exited(self) -> None:
+        """Wait until the shell exits, without reaping it. One caller at a time."""
+        if self._pidfd is not None:
+            await trio.lowlevel.wait_readable(self._pidfd)
+        else:
+            # No pidfd (old kernel): the kernel offers no event, so poll.
+            while not self._poll_exit():  # noqa: ASYNC110
+                await trio.sleep(POLL_INTERVAL)
+        self._exited.set()
+
+    def signal_group(self, signum: int) -> None:
+        """Send ``signum`` to every process of the group (no-op once it is gone)."""
+        if self.returncode is not None:
+            return  # reaped: the pgid may belong to someone else by now
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signum)
+            self.signalled = signal_name(signum)
+
+    async def terminate(self) -> None:
+        """SIGTERM the group; SIGKILL it when the shell has exited or ``kill_grace`` passed."""
+        if not self.exited:
+            self.signal_group(signal.SIGTERM)
+            with trio.move_on_after(self.kill_grace):
+                while not self.exited:  # noqa: ASYNC110 - kernel state, polled
+                    await trio.sleep(POLL_INTERVAL)
+        self.signal_group(signal.SIGKILL)
+
+    async def reap(self) -> int:
+        """SIGKILL what is left of the group, reap the shell and any orphans; the returncode."""
+        if self.returncode is None:
+            self.signal_group(signal.SIGKILL)
+            with trio.move_on_after(REAP_TIMEOUT):
+                self.returncode = await self.process.wait()
+            self._close_pidfd()
+            await self._reap_orphans()
+        if self.returncode is None:  # pragma: no cover - the kernel did not deliver SIGKILL
+            raise OSError(errno.ETIMEDOUT, f"process {self.pid} did not die")
+        return self.returncode
+
+    async def _reap_orphans(self) -> None:
+        """Reap background children of the group that were re-parented to us (subreaper)."""
+        with trio.move_on_after(REAP_TIMEOUT):
+            while True:
+                try:
+                    # WNOHANG never blocks; orphans are not trio.Process objects.
+                    pid, _ = os.waitpid(-self.pid, os.WNOHANG)  # noqa: ASYNC222
+                except ChildProcessError:
+                    return  # none of our children is left in the group
+                if pid == 0:
+                    await trio.sleep(POLL_INTERVAL)
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None:
+            trio.lowlevel.notify_closing(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    async def close(self) -> None:
+        """End the group (see the module docstring) and close the pipes."""
+        await self.terminate()
+        await self.reap()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                await trio.aclose_forcefully(stream)
+
+
+def _enlarge_pipe(stream: object, size: int) -> None:
+    """Bigger pipes mean bigger reads and fewer frames (best effort: Linux only)."""
+    fileno = getattr(stream, "fileno", None)
+    if fileno is not None and hasattr(fcntl, "F_SETPIPE_SZ"):
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fileno(), fcntl.F_SETPIPE_SZ, size)
+
+
+@asynccontextmanager
+async def spawn_group(
+    argv: Sequence[str | bytes],
+    *,
+    stdin: bool,
+    env: Mapping[str, str] | None,
+    kill_grace: float,
+    pipe_size: int,
+) -> AsyncIterator[ProcessGroup]:
+    """Run ``argv`` in a new session with piped stdout/stderr (and stdin if asked).
+
+    Raises ``OSError`` if it cannot start. See the module docstring for how
+    the group ends.
+    """
+    process = await trio.lowlevel.open_process(
+        list(argv),
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=env,
+    )
+    group = ProcessGroup(process, kill_grace=kill_grace)
+    try:
+        for stream in (process.stdout, process.stderr):
+            _enlarge_pipe(stream, pipe_size)
+        yield group
+    finally:
+        with trio.CancelScope(shield=True):
+            await group.close()

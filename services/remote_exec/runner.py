@@ -1,0 +1,176 @@
+"""Run one command under its limits, streaming its output as it is produced.
+
+The tutorial's server waits for the child before reading its pipes and
+hangs once the output passes the pipe buffer. Here stdout and stderr are
+read from the start, concurrently, in large reads, each chunk handed to an
+async ``sink`` (a netlab client's frames, or a classic client's buffer);
+a sink that waits (a slow client) slows the reads, so nothing piles up.
+
+Theory of operation: a :class:`Stopper` records the first reason the
+command must end — the shell exited, the wall-time limit, the output cap,
+the client's CANCEL or departure, the server's shutdown. Then the group is
+ended (:mod:`services.remote_exec.process`): nothing more if the shell
+exited on its own, else SIGTERM, ``kill_grace``, SIGKILL; what is still in
+the pipes is read out (at most ``drain_timeout``); the shell is reaped.
+"""
+
+from __future__ import annotations
+
+import enum
+import signal
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from services.remote_exec.context import ServerContext
+from services.remote_exec.outcome import Limits, Outcome, Stop
+from services.remote_exec.process import ProcessGroup, signal_name, spawn_group
+from services.runtime.errors import RuntimeFailure
+
+
+class Stream(enum.Enum):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+Sink = Callable[[Stream, bytes], Awaitable[None]]
+
+
+class Stopper:
+    """The first reason to end a command, and an event to wait for it."""
+
+    def __init__(self) -> None:
+        self.reason: Stop | None = None
+        self._event = trio.Event()
+
+    def stop(self, reason: Stop) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self._event.set()
+
+    async def wait(self) -> Stop:
+        await self._event.wait()
+        assert self.reason is not None
+        return self.reason
+
+
+class CommandRun:
+    """One command: spawn it, pump its output to ``sink``, end it, report the outcome."""
+
+    def __init__(
+        self,
+        ctx: ServerContext,
+        command: str | bytes,
+        *,
+        limits: Limits,
+        sink: Sink,
+        stopper: Stopper | None = None,
+        stdin: trio.MemoryReceiveChannel[bytes] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.command = command
+        self.limits = limits
+        self.sink = sink
+        self.stopper = stopper or Stopper()
+        self.stdin = stdin
+        self.counts = {Stream.STDOUT: 0, Stream.STDERR: 0}
+        self._pumps_left = 2
+        self._pumps_done = trio.Event()
+
+    async def run(self, on_started: Callable[[int], Awaitable[None]]) -> Outcome:
+        """Run to the end; ``on_started(pid)`` is awaited once the group exists.
+
+        Raises ``OSError`` if the shell cannot be started.
+        """
+        config = self.ctx.config
+        started = trio.current_time()
+        async with spawn_group(
+            [config.shell, "-c", self.command], stdin=self.stdin is not None, env=self.ctx.env,
+            kill_grace=config.kill_grace, pipe_size=config.pipe_size,
+        ) as group:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._pump, group, Stream.STDOUT)
+                nursery.start_soon(self._pump, group, Stream.STDERR)
+                if self.stdin is not None:
+                    nursery.start_soon(self._feed_stdin, group, self.stdin)
+                nursery.start_soon(self._watch_exit, group)
+                nursery.start_soon(self._watch_deadline, started + self.limits.timeout)
+                nursery.start_soon(self._watch_shutdown)
+                await on_started(group.pid)
+                stop = await self.stopper.wait()
+                if stop is not Stop.EXITED:
+                    await group.terminate()
+                group.signal_group(signal.SIGKILL)  # background jobs the shell left behind
+                with trio.move_on_after(config.drain_timeout):
+                    await self._pumps_done.wait()
+                nursery.cancel_scope.cancel()
+            returncode = await group.reap()
+        return Outcome(
+            pid=group.pid, stop=stop,
+            status=returncode if returncode >= 0 else None,
+            signal=signal_name(-returncode) if returncode < 0 else None,
+            elapsed=trio.current_time() - started,
+            stdout_bytes=self.counts[Stream.STDOUT], stderr_bytes=self.counts[Stream.STDERR],
+        )
+
+    async def _pump(self, group: ProcessGroup, which: Stream) -> None:
+        pipe = group.process.stdout if which is Stream.STDOUT else group.process.stderr
+        assert pipe is not None
+        read_size = self.ctx.config.read_size
+        forwarding = True
+        try:
+            while chunk := await pipe.receive_some(read_size):
+                if not forwarding:
+                    continue  # keep reading so no writer blocks while it is being killed
+                room = self.limits.output_limit - self.counts[Stream.STDOUT] - self.counts[
+                    Stream.STDERR]
+                data = chunk if isinstance(chunk, bytes) else bytes(chunk)
+                over = len(data) > room
+                if over:
+                    data = data[:room]
+                if data:
+                    self.counts[which] += len(data)
+                    try:
+                        await self.sink(which, data)
+                    except RuntimeFailure:
+                        self.stopper.stop(Stop.DISCONNECTED)
+                        forwarding = False
+                if over:
+                    self.stopper.stop(Stop.OUTPUT_LIMIT)
+                    forwarding = False
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            self._pumps_left -= 1
+            if self._pumps_left == 0:
+                self._pumps_done.set()
+
+    async def _feed_stdin(
+        self, group: ProcessGroup, chunks: trio.MemoryReceiveChannel[bytes]
+    ) -> None:
+        """Copy STDIN data into the command's stdin; close it at STDIN_EOF."""
+        pipe = group.process.stdin
+        assert pipe is not None
+        open_ = True
+        async with chunks:
+            async for data in chunks:
+                if not open_:
+                    continue  # the command closed its stdin: drop, but keep the sender moving
+                try:
+                    await pipe.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    open_ = False
+        await trio.aclose_forcefully(pipe)
+
+    async def _watch_exit(self, group: ProcessGroup) -> None:
+        await group.wait_exited()
+        self.stopper.stop(Stop.EXITED)
+
+    async def _watch_deadline(self, deadline: float) -> None:
+        await trio.sleep_until(deadline)
+        self.stopper.stop(Stop.TIMEOUT)
+
+    async def _watch_shutdown(self) -> None:
+        await self.ctx.lifecycle.draining.wait()
+        await trio.sleep(self.ctx.shutdown_delay)
+        self.stopper.stop(Stop.SHUTDOWN)

@@ -1,0 +1,243 @@
+"""One netlab-mode connection: RUN after RUN, each streamed to its EXIT.
+
+Resource handling: the session owns, per RUN, a task watching the client
+(STDIN, STDIN_EOF, CANCEL, EOF) and the command's process group (see
+:mod:`services.remote_exec.runner`); both end before the next RUN is read.
+
+Error handling: a protocol violation gets a fatal ERROR with its code; a
+wrong token a fatal ``auth-failed``; an idle client ``idle-timeout``;
+shutdown ``shutting-down``. A client that leaves or resets mid-command has
+its command's group killed; transport failures reach the server's handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+
+import trio
+
+from services.remote_exec.context import ServerContext, describe_command
+from services.remote_exec.drain import IdleWaits
+from services.remote_exec.events import (
+    Cancel,
+    Error,
+    Event,
+    ExecErrorCode,
+    Exit,
+    Queued,
+    Run,
+    Started,
+    Stderr,
+    Stdin,
+    StdinEof,
+    Stdout,
+)
+from services.remote_exec.outcome import Limits, Stop
+from services.remote_exec.policy import Busy, token_matches
+from services.remote_exec.protocol import ExecConnection, Role
+from services.remote_exec.runner import CommandRun, Stopper, Stream
+from services.runtime.connection import PeerConnection
+from services.runtime.errors import PeerTimeout, RuntimeFailure
+from services.runtime.logs import log_event
+from services.wire.errors import RemoteProtocolError
+from services.wire.sentinels import CLOSED, NEED_DATA
+
+RECEIVE_SIZE = 256 * 1024
+STDIN_QUEUE = 4  # STDIN frames (≤ 1 MiB each) held while the command's stdin is full
+
+
+class NetlabSession:
+    """Serves one netlab client (after its preface)."""
+
+    def __init__(self, ctx: ServerContext, conn: PeerConnection, idle_waits: IdleWaits) -> None:
+        self.ctx = ctx
+        self.conn = conn
+        self.proto = ExecConnection(Role.SERVER)
+        self.idle_waits = idle_waits
+        self._waiting: trio.CancelScope | None = None  # the wait for a slot, if waiting
+        self._client_error: RemoteProtocolError | None = None
+
+    async def run(self, rest: bytes) -> None:
+        """Serve until the client leaves, breaks the protocol or the server shuts down."""
+        if rest:
+            self.proto.receive_data(rest)
+        await self._serve()
+
+    async def _serve(self) -> None:
+        try:
+            while True:
+                event: Event | None = None
+                with self.idle_waits.idle():
+                    event = await self._next_event()
+                if self.ctx.lifecycle.is_draining:
+                    self._fatal(ExecErrorCode.SHUTTING_DOWN, "the server is shutting down")
+                    return
+                if event is None:
+                    return
+                # The protocol allows nothing but RUN here (in-flight frames are dropped).
+                assert isinstance(event, Run)
+                if not await self._serve_run(event):
+                    return
+        except RemoteProtocolError as exc:
+            self.ctx.counters.error(exc.code)
+            log_event(self.ctx.logger, "protocol-error", level=logging.WARNING,
+                      peer=self.conn.peer, code=exc.code, error=exc.message)
+            self._fatal(exc.code, exc.message)
+        except PeerTimeout as exc:
+            self._fatal(ExecErrorCode.IDLE_TIMEOUT, str(exc))
+            raise
+
+    def _fatal(self, code: str, message: str) -> None:
+        """Queue a fatal ERROR (best effort: the connection is ending anyway)."""
+        self.conn.send_nowait(self.proto.send(Error(code, message, fatal=True)))
+
+    async def _send(self, event: Event) -> None:
+        await self.conn.send(self.proto.send(event))
+
+    async def _next_event(self, timeout: float | None = None) -> Event | None:
+        """The client's next event; None when it has closed its side."""
+        while True:
+            event = self.proto.next_event()
+            if event is NEED_DATA:
+                self.proto.receive_data(await self.conn.receive(RECEIVE_SIZE, timeout=timeout))
+            elif event is CLOSED:
+                return None
+            else:
+                return event
+
+    # -- one RUN -------------------------------------------------------------
+    async def _serve_run(self, run: Run) -> bool:
+        """Answer one RUN; False when the connection must end."""
+        config = self.ctx.config
+        if not token_matches(config.token, run.token):
+            self.ctx.count("auth_failed")
+            log_event(self.ctx.logger, "auth-failed", level=logging.WARNING, peer=self.conn.peer)
+            self._fatal(ExecErrorCode.AUTH_FAILED, "wrong or missing token")
+            return False
+        if not run.command.strip() or "\x00" in run.command:
+            self.ctx.count("commands_refused")
+            await self._send(Error(ExecErrorCode.BAD_COMMAND, "empty command or NUL byte"))
+            return True
+        stopper = Stopper()
+        stdin_send, stdin_recv = (trio.open_memory_channel[bytes](STDIN_QUEUE) if run.stdin
+                                  else (None, None))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watch_client, stopper, stdin_send)
+            try:
+                go_on = await self._admit_and_run(run, stopper, stdin_recv)
+            finally:
+                nursery.cancel_scope.cancel()
+                if stdin_send is not None:
+                    stdin_send.close()
+        if self._client_error is not None:
+            raise self._client_error
+        return go_on
+
+    async def _admit_and_run(
+        self, run: Run, stopper: Stopper, stdin: trio.MemoryReceiveChannel[bytes] | None
+    ) -> bool:
+        config = self.ctx.config
+        admission = self.ctx.admission
+
+        async def queued(position: int) -> None:
+            self.ctx.count("commands_queued")
+            log_event(self.ctx.logger, "queued", peer=self.conn.peer, position=position)
+            await self._send(Queued(position, config.queue_timeout))
+
+        acquired = False
+        try:
+            with self.idle_waits.idle() as self._waiting:
+                await admission.acquire(config.queue_timeout, queued)
+                acquired = True
+        except Busy as exc:
+            self.ctx.count("commands_refused")
+            self.ctx.count("refused_busy")
+            log_event(self.ctx.logger, "busy", peer=self.conn.peer, error=exc)
+            await self._send(Error(ExecErrorCode.BUSY, str(exc)))
+            return True
+        finally:
+            self._waiting = None
+        try:
+            if not acquired or stopper.reason is not None:
+                return self._not_started(stopper)
+            timeout = min(run.timeout or math.inf, config.command_timeout)
+            return await self._run(run, Limits(timeout, config.output_limit), stopper, stdin)
+        finally:
+            if acquired:
+                admission.release()
+
+    def _not_started(self, stopper: Stopper) -> bool:
+        """The wait for a slot was cut short: by CANCEL, by the client leaving, by shutdown."""
+        if stopper.reason is Stop.CANCELLED:
+            self.ctx.count("commands_cancelled_queued")
+            self.conn.send_nowait(self.proto.send(Error(ExecErrorCode.CANCELLED, "cancelled")))
+            return True
+        if stopper.reason is None:  # shutdown
+            self._fatal(ExecErrorCode.SHUTTING_DOWN, "the server is shutting down")
+        return False
+
+    async def _run(
+        self, run: Run, limits: Limits, stopper: Stopper,
+        stdin: trio.MemoryReceiveChannel[bytes] | None,
+    ) -> bool:
+        async def started(pid: int) -> None:
+            self.ctx.count("commands_started")
+            log_event(self.ctx.logger, "run", peer=self.conn.peer, pid=pid,
+                      command=describe_command(run.command))
+            await self._send(Started(pid, limits.timeout, limits.output_limit))
+
+        async def sink(which: Stream, data: bytes) -> None:
+            await self._send(Stdout(data) if which is Stream.STDOUT else Stderr(data))
+
+        command = CommandRun(self.ctx, run.command, limits=limits, sink=sink, stopper=stopper,
+                             stdin=stdin)
+        try:
+            outcome = await command.run(started)
+        except OSError as exc:
+            self.ctx.count("spawn_failed")
+            log_event(self.ctx.logger, "spawn-failed", level=logging.ERROR, peer=self.conn.peer,
+                      error=exc)
+            await self._send(Error(ExecErrorCode.SPAWN_FAILED, f"cannot start the shell: {exc}"))
+            return True
+        self.ctx.record(outcome, peer=self.conn.peer, mode="netlab")
+        if outcome.stop is Stop.DISCONNECTED:
+            return False
+        await self._send(Exit(
+            status=outcome.status, signal=outcome.signal, reason=outcome.reason,
+            elapsed=outcome.elapsed, stdout_bytes=outcome.stdout_bytes,
+            stderr_bytes=outcome.stderr_bytes,
+        ))
+        return True
+
+    # -- the client, while a RUN is queued or running ---------------------------
+    def _stop(self, stopper: Stopper, reason: Stop) -> None:
+        stopper.stop(reason)
+        if self._waiting is not None:
+            self._waiting.cancel()
+
+    async def _watch_client(
+        self, stopper: Stopper, stdin: trio.MemorySendChannel[bytes] | None
+    ) -> None:
+        """Forward STDIN, act on CANCEL; the client leaving ends the command."""
+        try:
+            while True:
+                # No idle limit: the command's own time limit bounds this wait.
+                event = await self._next_event(timeout=math.inf)
+                if event is None:
+                    self._stop(stopper, Stop.DISCONNECTED)
+                    return
+                if isinstance(event, Cancel):
+                    self._stop(stopper, Stop.CANCELLED)
+                elif isinstance(event, Stdin) and stdin is not None:
+                    # Broken or closed: the command is over, its input no longer matters.
+                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                        await stdin.send(event.data)
+                elif isinstance(event, StdinEof) and stdin is not None:
+                    stdin.close()
+        except RemoteProtocolError as exc:
+            self._client_error = exc
+            self._stop(stopper, Stop.DISCONNECTED)
+        except RuntimeFailure:
+            self._stop(stopper, Stop.DISCONNECTED)
