@@ -15,7 +15,7 @@ import click
 import trio
 
 from services.chat.client import Backoff
-from services.chat.config import DEFAULT_PORT, DEFAULT_QUEUE_SIZE, ChatConfig
+from services.chat.config import DEFAULT_MAX_RATE, DEFAULT_PORT, DEFAULT_QUEUE_SIZE, ChatConfig
 from services.chat.detect import DEFAULT_WINDOW
 from services.chat.protocol import DEFAULT_MAX_LINE
 from services.runtime.config import env_name
@@ -43,6 +43,9 @@ def cli() -> None:
 @_option("classic-window", type=click.FloatRange(0, 10, min_open=True), default=DEFAULT_WINDOW,
          help="Seconds after a client's first byte to wait for a newline before "
               "treating it as the tutorial's (classic) client.")
+@_option("max-rate", type=click.FloatRange(min=0), default=DEFAULT_MAX_RATE,
+         help="Lines per second read from one client (after a burst of as many); "
+              "faster senders are slowed down. 0: no limit.")
 @click.option("--console/--no-console", envvar=env_name("console"), default=True,
               show_default=True,
          help="Read operator commands from stdin and show what classic clients say on stdout.")

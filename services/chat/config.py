@@ -13,6 +13,9 @@ DEFAULT_PORT = 8000
 # client's writer empties its queue every scheduler pass, and each sender hands
 # over one line per pass, so a healthy queue holds about one line per sender.
 DEFAULT_QUEUE_SIZE = 1024
+# Lines per second one client may send, after a burst of as many; faster
+# senders are slowed down (not disconnected). 0 turns the limit off.
+DEFAULT_MAX_RATE = 500.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,12 +26,15 @@ class ChatConfig(ServerConfig):
     ``classic_window``: seconds after the first byte in which a ``\\n`` must
     arrive for line mode; otherwise the client is the tutorial's (classic).
     ``queue_size``: lines queued for one client before it is disconnected as a
-    slow consumer. ``console``: read operator commands from stdin.
+    slow consumer. ``max_rate``: lines per second handled from one client
+    (burst: as many); 0 means no limit. ``console``: read operator commands
+    from stdin.
     """
 
     queue_size: int = DEFAULT_QUEUE_SIZE
     max_line: int = DEFAULT_MAX_LINE
     classic_window: float = DEFAULT_WINDOW
+    max_rate: float = DEFAULT_MAX_RATE
     console: bool = True
 
     def __post_init__(self) -> None:
@@ -37,3 +43,5 @@ class ChatConfig(ServerConfig):
             raise ValueError("max_line must be between 16 and 65536")
         if not 0 < self.classic_window <= 10:
             raise ValueError("classic_window must be in (0, 10] seconds")
+        if self.max_rate < 0:
+            raise ValueError("max_rate must not be negative")

@@ -37,6 +37,7 @@ from services.chat.events import (
     Who,
 )
 from services.chat.protocol import HELP, ServerProtocol, encode_server_event
+from services.chat.ratelimit import TokenBucket
 from services.chat.rooms import Directory, Member
 from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters
@@ -78,6 +79,9 @@ class ChatHandler:
                     return
                 log_event(self.logger, "mode", peer=conn.peer, mode=detected.mode.value)
                 member = self.directory.enter(conn, classic=detected.mode is Mode.CLASSIC)
+                if self.config.max_rate > 0:
+                    rate = self.config.max_rate
+                    member.bucket = TokenBucket(rate, burst=max(1, int(rate)))
                 try:
                     with member.scope:
                         if member.classic:
@@ -149,9 +153,7 @@ class ChatHandler:
                 self.directory.reply(member, Bye())
                 return
             self._dispatch(member, event)
-            # One event per scheduler pass: every writer drains between two
-            # lines of a sender, so healthy queues stay short (see config).
-            await trio.lowlevel.checkpoint()
+            await self._pace(member)
 
     def _dispatch(self, member: Member, event: ClientEvent) -> None:
         directory = self.directory
@@ -196,7 +198,7 @@ class ChatHandler:
                 return
             for text in texts:
                 self.directory.say(member, text)
-                await trio.lowlevel.checkpoint()
+                await self._pace(member)
             if not chunk:
                 member.leave_reason = "closed"
                 return
@@ -208,6 +210,19 @@ class ChatHandler:
             except PeerClosed:
                 member.leave_reason = "reset"
                 raise
+
+    async def _pace(self, member: Member) -> None:
+        """Yield after each line; hold a sender back past its rate (``TokenBucket``).
+
+        One line per scheduler pass: every writer drains between two lines of
+        a sender, so healthy queues stay short (see ``config``).
+        """
+        wait = member.bucket.take(trio.current_time()) if member.bucket else 0.0
+        if wait > 0:
+            self.counters.extra["throttled"] += 1
+            await trio.sleep(wait)
+        else:
+            await trio.lowlevel.checkpoint()
 
     # -- errors ---------------------------------------------------------------
     def _idle(self, member: Member, detail: str) -> None:

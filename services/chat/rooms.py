@@ -39,6 +39,7 @@ from services.chat.events import (
 )
 from services.chat.grammar import DEFAULT_ROOM, GUEST_PREFIX, RESERVED_NICKS
 from services.chat.protocol import LIST_LIMIT, encode_server_event
+from services.chat.ratelimit import TokenBucket
 from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters
 from services.runtime.errors import SlowConsumer
@@ -57,6 +58,7 @@ class Member:
     classic: bool
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     leave_reason: str = ""
+    bucket: TokenBucket | None = None
 
 
 class Directory:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from services.chat.classic import ClassicDecoder
 from services.chat.detect import Detected, Mode, ModeDetector
+from services.chat.ratelimit import TokenBucket
 from services.wire import ErrorCode, RemoteProtocolError, encode_preface
 
 
@@ -110,3 +111,12 @@ def test_classic_bad_utf8_is_an_error() -> None:
     with pytest.raises(RemoteProtocolError) as info:
         ClassicDecoder().messages(b"\xff\xff")
     assert info.value.code is ErrorCode.BAD_ENCODING
+
+
+def test_token_bucket_allows_a_burst_then_paces() -> None:
+    bucket = TokenBucket(rate=10, burst=3)
+    assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.take(0.0) == pytest.approx(0.1)
+    assert bucket.take(0.0) == pytest.approx(0.2)
+    assert bucket.take(1.0) == 0.0  # refilled, but never above the burst
+    assert [bucket.take(1.0) for _ in range(3)][-1] == pytest.approx(0.1)

@@ -8,7 +8,7 @@ import pytest
 
 from services.chat import events
 from services.chat.classic import CLASSIC_RECV
-from services.chat.config import DEFAULT_QUEUE_SIZE
+from services.chat.config import DEFAULT_MAX_RATE, DEFAULT_QUEUE_SIZE
 from services.chat.detect import DEFAULT_WINDOW
 from services.chat.events import ChatCode
 from services.chat.protocol import (
@@ -54,6 +54,7 @@ def test_documented_limits_match_the_code() -> None:
     assert f"up to {CLASSIC_RECV}" in CHAT
     assert f"at most {LIST_LIMIT} names" in CHAT
     assert f"up to {MAX_BATCH // 1024} KiB" in CHAT
+    assert f"(default {DEFAULT_MAX_RATE:g}, after a burst of as many)" in CHAT
 
 
 def test_documented_session_preface_matches() -> None:

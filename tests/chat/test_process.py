@@ -69,7 +69,7 @@ def test_serve_forwards_options_to_the_server(monkeypatch: pytest.MonkeyPatch) -
     result = CliRunner().invoke(
         chat_cli.cli,
         ["serve", "--port", "9", "--max-line", "100", "--queue-size", "8",
-         "--classic-window", "0.5", "--no-console"],
+         "--classic-window", "0.5", "--max-rate", "20", "--no-console"],
         env={"NETLAB_IDLE_TIMEOUT": "7"},
     )
     assert result.exit_code == 0, result.output
@@ -78,6 +78,7 @@ def test_serve_forwards_options_to_the_server(monkeypatch: pytest.MonkeyPatch) -
         9, 100, 8, 0.5
     )
     assert config.console is False
+    assert config.max_rate == 20.0
     assert config.idle_timeout == 7.0
 
 

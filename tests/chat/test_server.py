@@ -253,3 +253,20 @@ async def test_graceful_shutdown_tells_every_client(nursery: trio.Nursery) -> No
         await server.lifecycle.stopped.wait()
     await silent.aclose()
     assert server.counters.tasks_open == 0
+
+
+async def test_a_flooding_client_is_slowed_down_not_disconnected(nursery: trio.Nursery) -> None:
+    server, port = await start_server(nursery, max_rate=100)
+    flood = await joined(port, "flood")
+    other = await joined(port, "other")
+    start = trio.current_time()
+    await flood.send(b"".join(b"%d\n" % n for n in range(150)))
+    texts = [(await other.expect(Message)).text for _ in range(150)]
+    elapsed = trio.current_time() - start
+    assert texts == [str(n) for n in range(150)]
+    # A burst of 100, then 100 lines/s: the last 50 lines take about 0.5 s.
+    assert elapsed >= 0.4
+    assert server.counters.extra["throttled"] >= 40
+    assert server.counters.extra["slow_consumers"] == 0
+    for peer in (flood, other):
+        await peer.aclose()
