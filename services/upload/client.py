@@ -287,8 +287,11 @@ class UploadClient:
             digest = hasher.hexdigest()
             if digest != meta.sha256:
                 part.unlink(missing_ok=True)
-                raise UploadRefused(UploadErrorCode.HASH_MISMATCH,
-                                    f"downloaded SHA-256 {digest}, server said {meta.sha256}")
+                stale = f" (resumed from a stale {part.name}, now deleted)" if offset else ""
+                raise UploadRefused(
+                    UploadErrorCode.HASH_MISMATCH,
+                    f"downloaded SHA-256 {digest}, server said {meta.sha256}{stale}",
+                )
             await trio.to_thread.run_sync(os.fsync, fd)
         finally:
             os.close(fd)
@@ -341,12 +344,12 @@ async def open_upload(host: str, port: int, *, connect_timeout: float = 5.0,
 
 
 async def _retrying(attempt: Callable[[], Awaitable[object]], retries: int,
-                    backoff: float) -> object:
+                    backoff: float, retryable_codes: frozenset[str] = RETRYABLE) -> object:
     for number in range(retries + 1):
         try:
             return await attempt()
         except (ConnectionLost, UploadRefused) as exc:
-            retryable = isinstance(exc, ConnectionLost) or exc.code in RETRYABLE
+            retryable = isinstance(exc, ConnectionLost) or exc.code in retryable_codes
             if not retryable or number == retries:
                 raise
         await trio.sleep(min(backoff * 2**number, 5.0))
@@ -381,6 +384,8 @@ async def get_resuming(host: str, port: int, name: str, dest: Path | str, *,
                                connect_timeout=connect_timeout) as up:
             return await up.get(name, dest, progress=progress)
 
-    result = await _retrying(attempt, retries, backoff)
+    # A bad hash or offset deleted DEST.part: the next attempt starts over.
+    codes = RETRYABLE | {UploadErrorCode.HASH_MISMATCH, UploadErrorCode.BAD_OFFSET}
+    result = await _retrying(attempt, retries, backoff, codes)
     assert isinstance(result, FileInfo)
     return result

@@ -44,6 +44,9 @@ class UploadConfig(ServerConfig):
     """
 
     root: Path = field(default_factory=lambda: Path("uploads"))
+    # Outgoing queue per connection, in messages: a DATA frame is up to 1 MiB,
+    # so a client that downloads slowly holds at most this many MiB here.
+    queue_size: int = 4
     max_file_size: int = 4 * GiB
     quota: int | None = None
     partial_ttl: float = 24 * 3600.0
@@ -52,7 +55,7 @@ class UploadConfig(ServerConfig):
     max_uploads: int = 64
     io_threads: int = 8
     chunk_size: int = 1 * MiB
-    receive_size: int = 256 * KiB
+    receive_size: int = 1 * MiB
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -51,7 +51,7 @@ from services.wire.errors import RemoteProtocolError
 from services.wire.frames import MAX_JSON_PAYLOAD
 from services.wire.sentinels import CLOSED, NEED_DATA
 
-READ_AHEAD = 4  # download chunks read ahead of the socket
+READ_AHEAD = 2  # download chunks read ahead of the socket
 LISTING_BATCH = MAX_JSON_PAYLOAD // 2
 
 
@@ -129,15 +129,18 @@ class NetlabSession:
                 continue  # interrupted by draining: the loop says goodbye
             if event is CLOSED:
                 return
-            match event:
-                case Put():
-                    await self._put(event)
-                case Get():
-                    await self._get(event)
-                case ListFiles():
-                    await self._list()
-                case Stat(name):
-                    await self._stat(name)
+            try:
+                match event:
+                    case Put():
+                        await self._put(event)
+                    case Get():
+                        await self._get(event)
+                    case ListFiles():
+                        await self._list()
+                    case Stat(name):
+                        await self._stat(name)
+            except OSError as exc:  # the directory itself failed (permissions, disk)
+                self._io_error(exc)
 
     async def _next_event(self) -> Event | object | None:
         while True:

@@ -118,3 +118,17 @@ def test_progress_bar_is_silent_without_a_terminal(capsys: pytest.CaptureFixture
     with cli_module.progress_bar("put x") as update:
         update(5, 10)
     assert capsys.readouterr().err == ""
+
+
+async def test_get_starts_over_when_a_stale_part_fails_verification(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = await start_server()
+    data = os.urandom(200_000)
+    (server.store.root / "d.bin").write_bytes(data)
+    (tmp_path / "d.bin.part").write_bytes(b"\x00" * 50_000)  # from some other file
+    info = await get_resuming("127.0.0.1", server.port, "d.bin", tmp_path / "d.bin",
+                              retries=1, backoff=0.01)
+    assert info.sha256 == sha256(data)
+    assert (tmp_path / "d.bin").read_bytes() == data
+    assert server.counters.extra["downloads"] == 2
