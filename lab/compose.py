@@ -9,6 +9,7 @@ touch each other's containers.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,17 +22,23 @@ DEFAULT_TIMEOUT = 300.0
 
 @dataclass(frozen=True)
 class Compose:
-    """``docker compose -p PROJECT -f FILE [--profile P]...`` with a fixed environment."""
+    """``docker compose -p PROJECT -f FILE [-f EXTRA]... [--profile P]...`` with a fixed env.
+
+    ``extra_files`` are compose files merged over ``file`` (overrides).
+    """
 
     project: str
     file: Path
     env: Mapping[str, str] = field(default_factory=dict)
     profiles: tuple[str, ...] = ()
+    extra_files: tuple[Path, ...] = ()
 
     def command(self, *args: str) -> list[str]:
         """The full argument list for ``docker compose ARGS``."""
         base = ["docker", "compose", "--ansi", "never",
                 "--project-name", self.project, "--file", str(self.file)]
+        for extra in self.extra_files:
+            base += ["--file", str(extra)]
         for profile in self.profiles:
             base += ["--profile", profile]
         return [*base, *args]
@@ -72,7 +79,15 @@ class Compose:
         if tail is not None:
             args += ["--tail", str(tail)]
         result = self.run(*args, *services, check=False, timeout=60)
-        return _text(result.stdout) + _text(result.stderr)
+        return strip_ansi(_text(result.stdout) + _text(result.stderr))
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal escapes (compose emits some even with ``--ansi never``)."""
+    return ANSI_ESCAPE.sub("", text)
 
 
 def _text(data: str | bytes | None) -> str:

@@ -50,11 +50,12 @@ class Stack:
     profiles: tuple[str, ...] = ()
     up_timeout: int = UP_TIMEOUT
     services: tuple[str, ...] = ()
+    extra_files: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         self.compose = Compose(
             self.project, self.file,
-            {"NETLAB_SESSION": SESSION_ID, **self.env}, self.profiles,
+            {"NETLAB_SESSION": SESSION_ID, **self.env}, self.profiles, self.extra_files,
         )
         self.client = docker.from_env()
 

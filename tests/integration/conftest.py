@@ -1,0 +1,94 @@
+"""The docker tier: one lab stack per session, torn down whatever happens.
+
+Every test here is marked ``docker`` (added at collection). The tier is
+mandatory in CI (``CI`` set): a machine that cannot run it fails the run with
+a message saying what is missing. Elsewhere a missing Docker engine skips it.
+Whenever a test fails, the logs of every service of every running stack are
+attached to its report.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab.environment import docker_engine_problem, require_docker_lab
+from lab.errors import EnvironmentProblem
+from lab.stack import Stack
+
+HERE = os.path.dirname(__file__)
+RUNNING: list[Stack] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if str(item.path).startswith(HERE):
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for stack in RUNNING:
+            report.sections.append((f"docker compose logs ({stack.project})", stack.logs()))
+
+
+def docker_tier_gate() -> None:
+    """Fail (CI, or Docker present but the lab not) or skip (no Docker, not CI)."""
+    in_ci = bool(os.environ.get("CI"))
+    engine_problem = docker_engine_problem()
+    if engine_problem and not in_ci:
+        pytest.skip(f"docker tier skipped: {engine_problem} (it is mandatory when CI is set)")
+    try:
+        require_docker_lab()
+    except EnvironmentProblem as exc:
+        pytest.fail(f"docker tier cannot run: {exc}", pytrace=False)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for the published learner ports)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def lab_ports() -> dict[str, str]:
+    return {f"NETLAB_{name}_PORT": str(free_port()) for name in ("CHAT", "EXEC", "UPLOAD")}
+
+
+@pytest.fixture(scope="session")
+def docker_lab() -> None:
+    docker_tier_gate()
+
+
+def extra_compose_files() -> tuple[Path, ...]:
+    """Compose overrides to test a change with (``NETLAB_COMPOSE_EXTRA``, ``:``-separated)."""
+    spec = os.environ.get("NETLAB_COMPOSE_EXTRA", "")
+    return tuple(Path(part) for part in spec.split(os.pathsep) if part)
+
+
+def new_stack() -> Stack:
+    """A lab stack with the clients profile, fresh host ports and a unique project name."""
+    return Stack(env=lab_ports(), profiles=("clients",), extra_files=extra_compose_files())
+
+
+@pytest.fixture(scope="session")
+def stack(docker_lab: None) -> Iterator[Stack]:
+    """The lab, with the clients profile, under a unique project name."""
+    with new_stack() as running:
+        RUNNING.append(running)
+        try:
+            yield running
+        finally:
+            RUNNING.remove(running)
+
+
+def host_port(stack: Stack, service: str) -> int:
+    """The host port publishing ``service`` (through the gateway)."""
+    return int(stack.env[f"NETLAB_{service.upper()}_PORT"])

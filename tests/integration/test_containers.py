@@ -1,0 +1,71 @@
+"""How the lab's containers are built and run: roles, users, hardening, banner, volume."""
+
+from __future__ import annotations
+
+from lab.stack import Stack
+from tests.integration.conftest import host_port
+
+SERVERS = ("chat", "exec", "upload")
+
+
+def test_each_server_runs_healthy_in_its_own_container_from_one_image(stack: Stack) -> None:
+    containers = {name: stack.container(name) for name in (*SERVERS, "gateway")}
+    assert len({c.id for c in containers.values()}) == 4
+    assert len({c.image.id for c in containers.values()}) == 1
+    for name, container in containers.items():
+        state = container.attrs["State"]
+        assert state["Status"] == "running" and state["Health"]["Status"] == "healthy", name
+        assert container.attrs["Config"]["Entrypoint"] == ["netlab"]
+        assert container.attrs["HostConfig"]["Init"] is True
+    for name in SERVERS:
+        assert containers[name].attrs["Config"]["Cmd"] == [name, "serve"]
+
+
+def test_servers_run_unprivileged_on_the_internal_network_only(stack: Stack) -> None:
+    lab = stack.network("lab")
+    assert lab.attrs["Internal"] is True
+    for name in SERVERS:
+        assert stack.exec(name, "id", "-u", check=True).stdout.strip() == "10001"
+        networks = stack.container(name).attrs["NetworkSettings"]["Networks"]
+        assert list(networks) == [lab.name], name
+    gateway_networks = set(stack.container("gateway").attrs["NetworkSettings"]["Networks"])
+    assert gateway_networks == {lab.name, stack.network("edge").name}
+
+
+def test_the_exec_container_is_hardened(stack: Stack) -> None:
+    host = stack.container("exec").attrs["HostConfig"]
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["PidsLimit"] == 128
+    assert host["Memory"] == 256 * 1024 * 1024
+    assert host["NanoCpus"] == 1_000_000_000
+    denied = stack.exec("exec", "sh", "-c", "touch /opt/netlab/x")
+    assert denied.returncode != 0 and "Read-only file system" in denied.stderr
+    assert stack.exec("exec", "sh", "-c", "touch /tmp/x && rm /tmp/x").returncode == 0
+    caps = stack.exec("exec", "grep", "CapEff", "/proc/1/status", check=True).stdout
+    assert caps.split()[-1] == "0000000000000000"
+
+
+def test_fault_tools_are_in_the_image(stack: Stack) -> None:
+    result = stack.exec(
+        "client", "sh", "-c", "for t in ip iptables tcpdump; do command -v $t; done", check=True
+    )
+    assert [path.rsplit("/", 1)[1] for path in result.stdout.split()] == [
+        "ip", "iptables", "tcpdump"
+    ]
+
+
+def test_the_gateway_banner_says_how_to_connect(stack: Stack) -> None:
+    logs = stack.compose.logs(["gateway"])
+    chat, exec_, upload = (host_port(stack, s) for s in SERVERS)
+    assert f"chat    127.0.0.1:{chat}" in logs
+    assert f"netlab chat client --host 127.0.0.1 --port {chat}" in logs
+    assert f"netlab exec run --host 127.0.0.1 --port {exec_}" in logs
+    assert f"netlab upload put --host 127.0.0.1 --port {upload}" in logs
+
+
+def test_uploads_are_kept_on_a_named_volume(stack: Stack) -> None:
+    mounts = stack.container("upload").attrs["Mounts"]
+    (volume,) = [m for m in mounts if m["Destination"] == "/data/uploads"]
+    assert volume["Type"] == "volume" and volume["Name"] == f"{stack.project}_uploads"

@@ -1,0 +1,51 @@
+"""Stopping: every server exits 0 within 2 s of `docker stop`; `down` leaves nothing.
+
+Uses a stack of its own, since it stops the servers.
+"""
+
+from __future__ import annotations
+
+import time
+
+import docker
+
+from lab.labels import SESSION_ID
+from lab.stack import Stack
+from tests.integration.conftest import RUNNING, new_stack
+
+STOP_BOUND = 2.0
+
+
+def test_docker_stop_ends_each_server_with_status_0_within_2_s_and_down_leaves_nothing(
+    docker_lab: None,
+) -> None:
+    stack: Stack = new_stack()
+    with stack:
+        RUNNING.append(stack)
+        try:
+            for service in ("chat", "exec", "upload", "gateway"):
+                container = stack.container(service)
+                started = time.monotonic()
+                container.stop(timeout=10)  # SIGTERM, then SIGKILL only after 10 s
+                took = time.monotonic() - started
+                container.reload()
+                state = container.attrs["State"]
+                assert state["ExitCode"] == 0 and not state["OOMKilled"], (service, state)
+                assert took < STOP_BOUND, f"{service} took {took:.2f} s to stop"
+            logs = stack.compose.logs(["chat"])
+            assert "event=signal signal=SIGTERM" in logs and "event=stopped" in logs
+            assert stack.leftovers(), "the stopped containers are still listed before down"
+        finally:
+            RUNNING.remove(stack)
+    assert stack.leftovers() == []
+    client = docker.from_env()
+    try:
+        project = f"com.docker.compose.project={stack.project}"
+        assert client.containers.list(all=True, filters={"label": project}) == []
+        assert client.networks.list(filters={"label": project}) == []
+        assert client.volumes.list(filters={"label": project}) == []
+        session = f"org.netlab.session={SESSION_ID}"
+        mine = client.containers.list(all=True, filters={"label": [project, session]})
+        assert mine == []
+    finally:
+        client.close()
