@@ -69,6 +69,7 @@ class PartialFile:
     hasher: hashlib._Hash
     replace: bool  # publish with rename (replacing a file) rather than link
     committed: bool = False
+    identity: tuple[int, int, int] = (0, 0, 0)  # (inode, size, mtime_ns) once committed
 
     @classmethod
     def open(
@@ -134,6 +135,8 @@ class PartialFile:
             if self.sha256 and digest != self.sha256:
                 raise CommitError("hash-mismatch", f"declared SHA-256 {self.sha256}, got {digest}")
             os.fsync(self.fd)
+            st = os.fstat(self.fd)  # the inode keeps these through link and rename
+            self.identity = (st.st_ino, st.st_size, st.st_mtime_ns)
             self.close()
             if self.replace:
                 if self.final.is_dir() and not self.final.is_symlink():

@@ -198,9 +198,7 @@ class Store:
 
     def _commit(self, partial: PartialFile) -> str:
         digest = partial.commit()
-        with suppress(OSError):
-            st = os.lstat(partial.final)
-            self._hashes[partial.final.name] = (st.st_ino, st.st_size, st.st_mtime_ns, digest)
+        self._hashes[partial.final.name] = (*partial.identity, digest)
         return digest
 
     async def release(self, partial: PartialFile, *, keep: bool) -> None:

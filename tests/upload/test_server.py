@@ -475,3 +475,16 @@ async def test_upload_in_flight_finishes_during_the_grace_period(
     with trio.fail_after(5):
         await server.lifecycle.stopped.wait()
     assert (server.store.root / "late.bin").read_bytes() == data
+
+
+async def test_stat_hash_follows_the_file_not_a_stale_cache(start_server: StartServer) -> None:
+    server = await start_server()
+    async with open_upload("127.0.0.1", server.port) as up:
+        await up.put(b"first", name="f")
+        assert (await up.stat("f")).sha256 == sha256(b"first")
+        await up.put(b"second", name="f", overwrite=True)
+        assert (await up.stat("f")).sha256 == sha256(b"second")
+        path = server.store.root / "f"
+        path.write_bytes(b"edited")  # changed behind the server's back
+        os.utime(path, ns=(1, 1))
+        assert (await up.stat("f")).sha256 == sha256(b"edited")
