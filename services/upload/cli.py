@@ -85,7 +85,7 @@ def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
 @_option("max-uploads", type=click.IntRange(min=1), default=64,
          help="Uploads in progress at once; more are refused with 'busy'.")
 def serve(**options: Any) -> None:
-    """Run the upload server (netlab clients and the tutorial's upload client)."""
+    """Run the upload server (for netlab and tutorial clients)."""
     from services.upload.server import run
 
     run(**options)
