@@ -343,3 +343,41 @@ def test_well_framed_garbage_only_raises_protocol_errors(
     wire = b"".join(bytes([k]) + len(p).to_bytes(4, "big") + p for k, p in frames)
     events = feed_server([wire], answer=False)
     assert events[-1] is CLOSED or isinstance(events[-1], ErrorCode)
+
+
+@given(st.binary(max_size=3000), st.integers(0, 3000),
+       st.lists(st.integers(min_value=0), max_size=30))
+def test_every_segmentation_of_a_download_yields_the_same_events(
+    body: bytes, offset: int, cuts: list[int]
+) -> None:
+    offset = min(offset, len(body))
+    files = (FileInfo("f", len(body), 1.0),)
+    server, driver = UploadConnection(Role.SERVER), UploadConnection(Role.CLIENT)
+    server.receive_data(driver.send(Get("f", offset)))
+    server.next_event()
+    wire = server.send(Meta("f", len(body), H, offset))
+    for start in range(offset, len(body), 700):
+        wire += server.send(Data(body[start : start + 700]))
+    wire += server.send(End())
+    driver.receive_data(wire)
+    while driver.next_event() is not NEED_DATA:
+        pass
+    server.receive_data(driver.send(ListFiles()))
+    server.next_event()
+    wire += server.send(Listing(files)) + server.send(End())
+
+    client = UploadConnection(Role.CLIENT)
+    client.send(Get("f", offset))
+    events: list[object] = []
+    for chunk in [*split(wire, cuts), b""]:
+        if chunk:
+            client.receive_data(chunk)
+        while (event := client.next_event()) not in (NEED_DATA, CLOSED):
+            if isinstance(event, Data) and events and isinstance(events[-1], Data):
+                events[-1] = Data(events[-1].data + event.data)
+            elif not (isinstance(event, Data) and not event.data):
+                events.append(event)
+            if isinstance(event, End) and len(events) <= 3:
+                client.send(ListFiles())  # the download is over: next request
+    data_events = [Data(body[offset:])] if body[offset:] else []
+    assert events == [Meta("f", len(body), H, offset), *data_events, End(), Listing(files), End()]
