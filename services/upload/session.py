@@ -49,7 +49,7 @@ from services.upload.sink import open_sink
 from services.upload.storage import Refused
 from services.wire.errors import RemoteProtocolError
 from services.wire.frames import MAX_JSON_PAYLOAD
-from services.wire.sentinels import CLOSED, NEED_DATA
+from services.wire.sentinels import CLOSED, NEED_DATA, Closed
 
 READ_AHEAD = 2  # download chunks read ahead of the socket
 LISTING_BATCH = MAX_JSON_PAYLOAD // 2
@@ -121,7 +121,7 @@ class NetlabSession:
             if self.ctx.lifecycle.is_draining:
                 self._farewell(Error(UploadErrorCode.SHUTTING_DOWN, "server is shutting down"))
                 return
-            event = None
+            event: Event | Closed | None = None
             with trio.CancelScope() as self._idle_scope:
                 event = await self._next_event()
             self._idle_scope = None
@@ -142,7 +142,7 @@ class NetlabSession:
             except OSError as exc:  # the directory itself failed (permissions, disk)
                 self._io_error(exc)
 
-    async def _next_event(self) -> Event | object | None:
+    async def _next_event(self) -> Event | Closed:
         while True:
             event = self.proto.next_event()
             if event is not NEED_DATA:
