@@ -15,7 +15,8 @@ HINTS: dict[str, tuple[str, ...]] = {
         "nc {host} {port}        # line-oriented text works too",
     ),
     "exec": (
-        "netlab exec run --host {host} --port {port} -- uname -a",
+        "netlab exec run --host {host} --port {port} --token TOKEN -- uname -a",
+        "# TOKEN: $NETLAB_EXEC_TOKEN of the lab, netlab-lab unless you set it",
     ),
     "upload": (
         "netlab upload put --host {host} --port {port} FILE",
