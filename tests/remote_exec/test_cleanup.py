@@ -1,0 +1,169 @@
+"""No process of a command's group survives: client dropped, timeout, cancel, shutdown.
+
+Each command starts a background grandchild (``sleep 300 &``) that holds the
+output pipe, and the test first sees it alive in ``/proc``, then checks that
+no process of the group — zombies included — is left 2 s later.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from services.remote_exec.client import ExecResult, open_exec
+from services.remote_exec.events import Cancel, Exit, Reason, Run, Started
+from services.remote_exec.protocol import ExecConnection, Role
+from services.wire.preface import encode_preface
+from services.wire.sentinels import NEED_DATA
+from tests.helpers import wait_for
+from tests.remote_exec.harness import TOKEN, group_members, start_server
+
+WITH_GRANDCHILD = "sleep 300 & echo ready; sleep 200"
+IGNORING_TERM = "trap '' TERM; sleep 300 & echo ready; sleep 200"
+NO_ORPHANS_WITHIN = 2.0
+
+
+class Watched:
+    """Runs a command through the client library and remembers its pid."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.ready = trio.Event()
+        self.result: ExecResult | None = None
+
+    def started(self, pid: int) -> None:
+        self.pid = pid
+
+    def stdout(self, data: bytes) -> None:
+        if b"ready" in data:
+            self.ready.set()
+
+    async def run(self, port: int, command: str, **kwargs: object) -> None:
+        async with open_exec("127.0.0.1", port, token=TOKEN) as ex:
+            self.result = await ex.run(command, on_started=self.started, on_stdout=self.stdout,
+                                       **kwargs)  # type: ignore[arg-type]
+
+
+async def assert_group_alive_then_gone(pid: int, *, at_least: int = 2) -> None:
+    assert len(group_members(pid)) >= at_least  # the shell and its background grandchild
+    await wait_for(lambda: not group_members(pid), timeout=NO_ORPHANS_WITHIN)
+
+
+async def test_client_dropped_mid_command_leaves_no_process(nursery: trio.Nursery) -> None:
+    server, port = await start_server(nursery)
+    watched = Watched()
+    async with trio.open_nursery() as clients:
+        clients.start_soon(watched.run, port, WITH_GRANDCHILD)
+        with trio.fail_after(5):
+            await watched.ready.wait()
+        alive = group_members(watched.pid)
+        clients.cancel_scope.cancel()  # the client goes away: its socket is closed
+    assert len(alive) >= 2
+    await wait_for(lambda: not group_members(watched.pid), timeout=NO_ORPHANS_WITHIN)
+    await wait_for(lambda: server.counters.extra["ended_disconnected"] == 1)
+    assert server.counters.extra["commands_killed"] == 1
+
+
+async def test_client_dropped_kills_grandchildren_that_ignore_sigterm(
+    nursery: trio.Nursery,
+) -> None:
+    _, port = await start_server(nursery, kill_grace=0.3)
+    watched = Watched()
+    async with trio.open_nursery() as clients:
+        clients.start_soon(watched.run, port, IGNORING_TERM)
+        with trio.fail_after(5):
+            await watched.ready.wait()
+        alive = group_members(watched.pid)
+        clients.cancel_scope.cancel()
+    assert len(alive) >= 2
+    await wait_for(lambda: not group_members(watched.pid), timeout=NO_ORPHANS_WITHIN)
+
+
+async def test_a_time_limit_kills_the_whole_group(nursery: trio.Nursery) -> None:
+    _, port = await start_server(nursery, kill_grace=0.3)
+    watched = Watched()
+    members: list[tuple[int, str]] = []
+
+    def check_alive(data: bytes) -> None:
+        watched.stdout(data)
+        members.extend(group_members(watched.pid))
+
+    async with open_exec("127.0.0.1", port, token=TOKEN) as ex:
+        with trio.fail_after(5):
+            result = await ex.run(IGNORING_TERM, timeout=0.5, on_started=watched.started,
+                                  on_stdout=check_alive)
+    assert len(members) >= 2
+    assert result.reason is Reason.TIMEOUT
+    assert result.signal == "SIGKILL"  # it ignored SIGTERM for the whole kill grace
+    await wait_for(lambda: not group_members(watched.pid), timeout=NO_ORPHANS_WITHIN)
+
+
+async def test_background_jobs_die_with_a_command_that_exits(nursery: trio.Nursery) -> None:
+    _, port = await start_server(nursery)
+    async with open_exec("127.0.0.1", port, token=TOKEN) as ex:
+        with trio.fail_after(5):
+            result = await ex.run("sleep 300 & echo $!")
+    assert result.status == 0
+    grandchild = int(result.stdout)
+    await wait_for(lambda: not group_members(result.pid), timeout=NO_ORPHANS_WITHIN)
+    assert not group_members(grandchild)
+
+
+async def test_cancel_kills_the_group_and_keeps_the_connection(nursery: trio.Nursery) -> None:
+    server, port = await start_server(nursery)
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        proto = ExecConnection(Role.CLIENT)
+
+        async def next_event() -> object:
+            with trio.fail_after(5):
+                while (event := proto.next_event()) is NEED_DATA:
+                    proto.receive_data(await stream.receive_some(65536))
+            return event
+
+        await stream.send_all(encode_preface("exec") + proto.send(Run(WITH_GRANDCHILD, TOKEN)))
+        started = await next_event()
+        assert isinstance(started, Started)
+        await next_event()  # "ready"
+        assert len(group_members(started.pid)) >= 2
+        await stream.send_all(proto.send(Cancel()))
+        while not isinstance(event := await next_event(), Exit):
+            pass
+        assert event.reason is Reason.CANCELLED
+        await wait_for(lambda: not group_members(started.pid), timeout=NO_ORPHANS_WITHIN)
+        await stream.send_all(proto.send(Run("echo again", TOKEN)))
+        assert isinstance(await next_event(), Started)
+    assert server.counters.extra["ended_cancelled"] == 1
+
+
+async def test_shutdown_kills_running_commands_and_tells_clients(nursery: trio.Nursery) -> None:
+    server, port = await start_server(nursery, grace_period=0.5, kill_grace=0.2)
+    watched = Watched()
+    async with trio.open_nursery() as clients:
+        clients.start_soon(watched.run, port, WITH_GRANDCHILD)
+        with trio.fail_after(5):
+            await watched.ready.wait()
+        assert len(group_members(watched.pid)) >= 2
+        server.lifecycle.request_shutdown("test")
+    assert watched.result is not None
+    assert watched.result.reason is Reason.SHUTDOWN
+    with trio.fail_after(5):
+        await server.lifecycle.stopped.wait()
+    await wait_for(lambda: not group_members(watched.pid), timeout=NO_ORPHANS_WITHIN)
+    assert server.counters.extra["ended_shutdown"] == 1
+
+
+async def test_shutdown_lets_a_short_command_finish_within_the_grace(
+    nursery: trio.Nursery,
+) -> None:
+    server, port = await start_server(nursery, grace_period=3.0, kill_grace=0.2)
+    watched = Watched()
+    async with trio.open_nursery() as clients:
+        clients.start_soon(watched.run, port, "echo ready; sleep 0.5; echo done")
+        with trio.fail_after(5):
+            await watched.ready.wait()
+        server.lifecycle.request_shutdown("test")
+    assert watched.result is not None
+    assert watched.result.reason is Reason.EXIT
+    assert watched.result.status == 0
+    with trio.fail_after(5):
+        await server.lifecycle.stopped.wait()
