@@ -23,7 +23,10 @@ RUN set -eu; \
         eval "$pip install $deps"; \
     fi
 COPY . /src
+# pyproject.toml names README.md as the long description; the real one stays
+# out of the build context (see .dockerignore).
 RUN set -eu; \
+    [ -f /src/README.md ] || echo "netlab: see the project's README.md" >/src/README.md; \
     pip="/opt/netlab/bin/pip --disable-pip-version-check --no-cache-dir"; \
     if ls /wheels/*.whl >/dev/null 2>&1; then \
         $pip install --no-deps --no-build-isolation --no-index /src; \

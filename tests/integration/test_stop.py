@@ -1,10 +1,13 @@
-"""Stopping: every server exits 0 within 2 s of `docker stop`; `down` leaves nothing.
+"""Starting and stopping: the banner at `up`, every server exits 0 within 2 s of
+`docker stop`, Ctrl-C stops everything cleanly, `down` leaves nothing.
 
-Uses a stack of its own, since it stops the servers.
+Each test uses a stack of its own, since it stops the servers.
 """
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 
 import docker
@@ -49,3 +52,40 @@ def test_docker_stop_ends_each_server_with_status_0_within_2_s_and_down_leaves_n
         assert mine == []
     finally:
         client.close()
+
+
+BANNER_BOUND = 30.0
+
+
+def test_compose_up_in_the_foreground_shows_how_to_connect_and_ctrl_c_stops_cleanly(
+    docker_lab: None,
+) -> None:
+    stack: Stack = new_stack()
+    RUNNING.append(stack)
+    try:
+        command = stack.compose.command("up", "--no-build")
+        started = time.monotonic()
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, env=stack.compose.environment(),
+                              text=True) as proc:
+            assert proc.stdout is not None
+            seen = []
+            for line in proc.stdout:
+                seen.append(line)
+                if "Stop the lab with Ctrl-C" in line:
+                    break
+            took = time.monotonic() - started
+            output = "".join(seen)
+            assert "netlab lab is up" in output, output
+            assert took < BANNER_BOUND, f"the banner took {took:.1f} s"
+            chat_port = stack.env["NETLAB_CHAT_PORT"]
+            assert f"netlab chat client --host 127.0.0.1 --port {chat_port}" in output
+            proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            proc.communicate(timeout=60)
+        for service in ("chat", "exec", "upload", "gateway"):
+            state = stack.container(service).attrs["State"]
+            assert state["Status"] == "exited" and state["ExitCode"] == 0, (service, state)
+    finally:
+        RUNNING.remove(stack)
+        stack.down()
+    assert stack.leftovers() == []
