@@ -488,3 +488,12 @@ async def test_stat_hash_follows_the_file_not_a_stale_cache(start_server: StartS
         path.write_bytes(b"edited")  # changed behind the server's back
         os.utime(path, ns=(1, 1))
         assert (await up.stat("f")).sha256 == sha256(b"edited")
+
+
+async def test_empty_file_round_trip(start_server: StartServer, tmp_path) -> None:
+    server = await start_server()
+    async with open_upload("127.0.0.1", server.port) as up:
+        assert await up.put(b"", name="empty") == Stored("empty", 0, sha256(b""))
+        await up.get("empty", tmp_path / "empty")
+    assert (server.store.root / "empty").read_bytes() == b""
+    assert (tmp_path / "empty").read_bytes() == b""
