@@ -18,8 +18,9 @@ exactly a slow consumer; the server will disconnect it. ``open_chat`` closes
 the connection on exit, after a polite ``/quit`` when nothing went wrong.
 
 Error handling: connection failures are retried with :class:`Backoff`;
-``ChatRefused`` carries the server's error line for a refused request;
-``ChatClosed`` is raised by requests on a connection that has ended.
+``ConnectFailed`` when they run out; ``ChatRefused`` carries the server's
+error line for a refused request; ``ChatClosed`` is raised by requests on a
+connection that has ended (or is ending: shutdown, kick, idle timeout).
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class ChatClosed(Exception):
     """The connection to the chat server has ended."""
 
 
+class ConnectFailed(ChatClosed):
+    """No connection could be opened within the retries allowed."""
+
+
 class ChatRefused(Exception):
     """The server answered a request with an error line."""
 
@@ -113,7 +118,7 @@ async def connect(
         except (OSError, trio.TooSlowError) as exc:
             delay = next(delays, None)
             if delay is None:
-                raise ChatClosed(f"cannot connect to {host}:{port}: {exc}") from exc
+                raise ConnectFailed(f"cannot connect to {host}:{port}: {exc}") from exc
             if on_retry is not None:
                 on_retry(exc, delay)
             await trio.sleep(delay)
@@ -218,6 +223,9 @@ class ChatClient:
         if reply.event is None:
             raise ChatClosed(self.close_reason)
         if isinstance(reply.event, Error):
+            if reply.event.code in FAREWELL_CODES:
+                # Not an answer: the server is closing the connection.
+                raise ChatClosed(f"{reply.event.code}: {reply.event.message}")
             raise ChatRefused(reply.event)
         return reply.event
 

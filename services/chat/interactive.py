@@ -23,6 +23,7 @@ from services.chat.client import (
     ChatClient,
     ChatClosed,
     ChatRefused,
+    ConnectFailed,
     open_chat,
 )
 from services.chat.events import ChatCode
@@ -71,6 +72,7 @@ class InteractiveClient:
         connected_once = False
         while True:
             started = trio.current_time()
+            finished = False
             try:
                 async with open_chat(
                     self.host, self.port, nick=self.nick, room=self.room, backoff=self.backoff
@@ -81,6 +83,9 @@ class InteractiveClient:
                     )
                     finished = await self._session(chat)
                     reason = chat.close_reason
+            except ConnectFailed as exc:
+                await self._status(str(exc))
+                return 1
             except ChatRefused as exc:
                 if not connected_once or self.nick is None:
                     await self._status(f"refused: {exc}")
@@ -90,8 +95,7 @@ class InteractiveClient:
                 self.nick = None
                 continue
             except ChatClosed as exc:
-                await self._status(str(exc))
-                return 1
+                reason = str(exc)  # lost while taking nick and room: retry
             if finished:
                 return 0
             if reason.startswith(ChatCode.KICKED):

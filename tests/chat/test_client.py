@@ -156,13 +156,16 @@ async def test_interactive_client_reconnects_and_takes_back_its_nick() -> None:
 
         first, _ = await start_server(nursery, port=port)
         nursery.start_soon(run)
-        await wait_for(lambda: "alice" in first.directory.by_nick)
+        await term.sees(b"connected to", stream="status")
         first.lifecycle.request_shutdown("restart")
         await first.lifecycle.stopped.wait()
         await term.sees(b"server-shutdown")
         second, _ = await start_server(nursery, port=port)
-        await wait_for(lambda: "alice" in second.directory.by_nick)
-        assert second.directory.by_nick["alice"].room == "dev"
+        # Back under its nick, in its room (the client asks for both again).
+        await wait_for(
+            lambda: "alice" in second.directory.by_nick
+            and second.directory.by_nick["alice"].room == "dev"
+        )
         await term.sees(b"reconnecting in", stream="status")
         await term.keyboard.aclose()
         await wait_for(lambda: status == [0])
