@@ -18,6 +18,7 @@ from services.chat.client import Backoff
 from services.chat.config import DEFAULT_MAX_RATE, DEFAULT_PORT, DEFAULT_QUEUE_SIZE, ChatConfig
 from services.chat.detect import DEFAULT_WINDOW
 from services.chat.protocol import DEFAULT_MAX_LINE
+from services.chat.rooms import NOTICE_LIMIT
 from services.runtime.config import env_name
 from services.runtime.options import server_options
 
@@ -46,6 +47,8 @@ def cli() -> None:
 @_option("max-rate", type=click.FloatRange(min=0), default=DEFAULT_MAX_RATE,
          help="Lines per second read from one client (after a burst of as many); "
               "faster senders are slowed down. 0: no limit.")
+@_option("notice-limit", type=click.IntRange(min=0), default=NOTICE_LIMIT,
+         help="Rooms with more members than this get no join/leave/rename notices.")
 @click.option("--console/--no-console", envvar=env_name("console"), default=True,
               show_default=True,
          help="Read operator commands from stdin and show what classic clients say on stdout.")

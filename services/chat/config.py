@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.chat.detect import DEFAULT_WINDOW
 from services.chat.protocol import DEFAULT_MAX_LINE
+from services.chat.rooms import NOTICE_LIMIT
 from services.runtime.config import ServerConfig
 
 DEFAULT_PORT = 8000
@@ -27,7 +28,8 @@ class ChatConfig(ServerConfig):
     arrive for line mode; otherwise the client is the tutorial's (classic).
     ``queue_size``: lines queued for one client before it is disconnected as a
     slow consumer. ``max_rate``: lines per second handled from one client
-    (burst: as many); 0 means no limit. ``console``: read operator commands
+    (burst: as many); 0 means no limit. ``notice_limit``: rooms with more
+    members than this get no join/leave/rename notices. ``console``: read operator commands
     from stdin.
     """
 
@@ -35,6 +37,7 @@ class ChatConfig(ServerConfig):
     max_line: int = DEFAULT_MAX_LINE
     classic_window: float = DEFAULT_WINDOW
     max_rate: float = DEFAULT_MAX_RATE
+    notice_limit: int = NOTICE_LIMIT
     console: bool = True
 
     def __post_init__(self) -> None:
@@ -43,5 +46,7 @@ class ChatConfig(ServerConfig):
             raise ValueError("max_line must be between 16 and 65536")
         if not 0 < self.classic_window <= 10:
             raise ValueError("classic_window must be in (0, 10] seconds")
+        if self.notice_limit < 0:
+            raise ValueError("notice_limit must not be negative")
         if self.max_rate < 0:
             raise ValueError("max_rate must not be negative")

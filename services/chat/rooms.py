@@ -46,6 +46,10 @@ from services.runtime.errors import SlowConsumer
 from services.runtime.logs import log_event
 
 OPERATOR = "operator"
+# Rooms larger than this get no join/leave/rename notices (only the client
+# concerned hears of its own): each notice costs one line per member, so
+# N clients joining one room would cost N² lines.
+NOTICE_LIMIT = 200
 
 
 @dataclass(eq=False)
@@ -64,8 +68,11 @@ class Member:
 class Directory:
     """Nicknames, rooms and delivery for one chat server."""
 
-    def __init__(self, *, counters: Counters, logger: logging.Logger) -> None:
+    def __init__(
+        self, *, counters: Counters, logger: logging.Logger, notice_limit: int = NOTICE_LIMIT
+    ) -> None:
         self.counters = counters
+        self.notice_limit = notice_limit
         self.logger = logger
         self.by_nick: dict[str, Member] = {}
         # dict as an ordered set: delivery order within a room is stable.
@@ -88,7 +95,7 @@ class Directory:
         self.rooms[DEFAULT_ROOM][member] = None
         log_event(self.logger, "enter", peer=conn.peer, nick=nick, classic=classic)
         self.reply(member, Welcome(nick, DEFAULT_ROOM))
-        self.broadcast(DEFAULT_ROOM, Joined(DEFAULT_ROOM, nick), notice=True)
+        self.notify(DEFAULT_ROOM, Joined(DEFAULT_ROOM, nick), subject=member)
         return member
 
     def leave(self, member: Member, reason: str) -> None:
@@ -96,7 +103,7 @@ class Directory:
         if self._unregister(member):
             log_event(self.logger, "leave", peer=member.conn.peer, nick=member.nick, reason=reason)
             if not self.draining:
-                self.broadcast(member.room, Left(member.room, member.nick, reason), notice=True)
+                self.notify(member.room, Left(member.room, member.nick, reason))
 
     def _unregister(self, member: Member) -> bool:
         if self.by_nick.get(member.nick) is not member:
@@ -124,7 +131,7 @@ class Directory:
         member.nick = nick
         self.by_nick[nick] = member
         log_event(self.logger, "rename", peer=member.conn.peer, old=old, new=nick)
-        self.broadcast(member.room, Renamed(old, nick), notice=True)
+        self.notify(member.room, Renamed(old, nick), subject=member)
 
     def move(self, member: Member, room: str) -> None:
         if room == member.room:
@@ -132,11 +139,11 @@ class Directory:
             return
         old = member.room
         self._unregister(member)
-        self.broadcast(old, Left(old, member.nick, f"moved to #{room}"), notice=True)
+        self.notify(old, Left(old, member.nick, f"moved to #{room}"))
         member.room = room
         self.by_nick[member.nick] = member
         self.rooms.setdefault(room, {})[member] = None
-        self.broadcast(room, Joined(room, member.nick), notice=True)
+        self.notify(room, Joined(room, member.nick), subject=member)
 
     # -- conversation -------------------------------------------------------
     def say(self, member: Member, text: str) -> None:
@@ -185,6 +192,14 @@ class Directory:
             return 1
         self._evict(member)
         return 0
+
+    def notify(self, room: str, event: ServerEvent, *, subject: Member | None = None) -> None:
+        """A join/leave/rename notice: to the room, or to ``subject`` alone in a large room."""
+        members = self.rooms.get(room, {})
+        if len(members) <= self.notice_limit:
+            self.broadcast(room, event, notice=True)
+        elif subject is not None and subject in members:
+            self.reply(subject, event)
 
     def broadcast(
         self,
@@ -238,8 +253,7 @@ class Directory:
         try:
             while self._evicted and not self.draining:
                 gone = self._evicted.pop(0)
-                self.broadcast(gone.room, Left(gone.room, gone.nick, ChatCode.SLOW_CONSUMER),
-                               notice=True)
+                self.notify(gone.room, Left(gone.room, gone.nick, ChatCode.SLOW_CONSUMER))
         finally:
             if self.draining:
                 self._evicted.clear()

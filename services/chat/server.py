@@ -49,7 +49,9 @@ class ChatServer:
         self.counters = counters or Counters()
         self.lifecycle = lifecycle or Lifecycle()
         self.logger = logger or get_logger("chat")
-        self.directory = Directory(counters=self.counters, logger=self.logger)
+        self.directory = Directory(
+            counters=self.counters, logger=self.logger, notice_limit=config.notice_limit
+        )
         self.handler = ChatHandler(
             config=config, directory=self.directory, counters=self.counters,
             lifecycle=self.lifecycle, logger=self.logger,

@@ -17,6 +17,7 @@ from services.chat.protocol import (
     encode_server_event,
     parse_server_line,
 )
+from services.chat.rooms import NOTICE_LIMIT
 from services.runtime.connection import MAX_BATCH
 from services.wire import encode_preface
 from tests.docblocks import ROOT
@@ -53,6 +54,7 @@ def test_documented_limits_match_the_code() -> None:
     assert f"(`--queue-size`, default {DEFAULT_QUEUE_SIZE}\nlines)" in CHAT
     assert f"up to {CLASSIC_RECV}" in CHAT
     assert f"at most {LIST_LIMIT} names" in CHAT
+    assert f"`--notice-limit` members (default {NOTICE_LIMIT})" in CHAT
     assert f"up to {MAX_BATCH // 1024} KiB" in CHAT
     assert f"(default {DEFAULT_MAX_RATE:g}, after a burst of as many)" in CHAT
 

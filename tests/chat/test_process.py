@@ -69,7 +69,8 @@ def test_serve_forwards_options_to_the_server(monkeypatch: pytest.MonkeyPatch) -
     result = CliRunner().invoke(
         chat_cli.cli,
         ["serve", "--port", "9", "--max-line", "100", "--queue-size", "8",
-         "--classic-window", "0.5", "--max-rate", "20", "--no-console"],
+         "--classic-window", "0.5", "--max-rate", "20", "--notice-limit", "5",
+         "--no-console"],
         env={"NETLAB_IDLE_TIMEOUT": "7"},
     )
     assert result.exit_code == 0, result.output
@@ -79,6 +80,7 @@ def test_serve_forwards_options_to_the_server(monkeypatch: pytest.MonkeyPatch) -
     )
     assert config.console is False
     assert config.max_rate == 20.0
+    assert config.notice_limit == 5
     assert config.idle_timeout == 7.0
 
 

@@ -274,3 +274,24 @@ async def test_a_flooding_client_is_slowed_down_not_disconnected(nursery: trio.N
     assert server.counters.extra["slow_consumers"] == 0
     for peer in (flood, other):
         await peer.aclose()
+
+
+async def test_large_rooms_get_no_notices_but_each_client_hears_of_itself(
+    nursery: trio.Nursery,
+) -> None:
+    _, port = await start_server(nursery, notice_limit=2)
+    alice = await joined(port, "alice")
+    bob = await joined(port, "bob")  # the room has 2 members: notices still flow
+    assert await alice.expect(Renamed) == Renamed("guest-2", "bob")
+    carol = await joined(port, "carol")  # 3 members: carol alone hears of her join
+    await carol.send(b"hi all\n")
+    # The very next event: no notice of carol came before her message.
+    assert await alice.event() == Message("lobby", "carol", "hi all")
+    assert await bob.event() == Message("lobby", "carol", "hi all")
+    await carol.aclose()
+    await bob.send(b"/who\n")
+    # Carol's leave took the room back to 2 members, so it was announced.
+    assert await bob.event() == Left("lobby", "carol", "closed")
+    assert await bob.event() == WhoList("lobby", 2, ("alice", "bob"))
+    for peer in (alice, bob):
+        await peer.aclose()
