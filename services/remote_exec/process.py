@@ -67,9 +67,20 @@ def signal_name(signum: int) -> str:
 class ProcessGroup:
     """A running command: its pipes, its pid (= process group id) and how to end it."""
 
-    def __init__(self, process: trio.Process, *, kill_grace: float) -> None:
-        self.process = process
-        self.pid = process.pid
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        *,
+        stdin: trio.lowlevel.FdStream | None,
+        stdout: trio.lowlevel.FdStream,
+        stderr: trio.lowlevel.FdStream,
+        kill_grace: float,
+    ) -> None:
+        self.popen = popen
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.pid = popen.pid
         self.kill_grace = kill_grace
         self.returncode: int | None = None
         self.signalled: str | None = None  # the last signal netlab sent the group
@@ -123,7 +134,9 @@ class ProcessGroup:
         if self.returncode is None:
             self.signal_group(signal.SIGKILL)
             with trio.move_on_after(REAP_TIMEOUT):
-                self.returncode = await self.process.wait()
+                if not self._exited.is_set():
+                    await self.wait_exited()
+            self.returncode = self.popen.poll()  # exited: reaps without blocking
             self._close_pidfd()
             await self._reap_orphans()
         if self.returncode is None:  # pragma: no cover - the kernel did not deliver SIGKILL
@@ -152,17 +165,52 @@ class ProcessGroup:
         """End the group (see the module docstring) and close the pipes."""
         await self.terminate()
         await self.reap()
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+        for stream in (self.stdin, self.stdout, self.stderr):
             if stream is not None:
                 await trio.aclose_forcefully(stream)
 
 
-def _enlarge_pipe(stream: object, size: int) -> None:
+def _enlarge_pipe(fd: int, size: int) -> None:
     """Bigger pipes mean bigger reads and fewer frames (best effort: Linux only)."""
-    fileno = getattr(stream, "fileno", None)
-    if fileno is not None and hasattr(fcntl, "F_SETPIPE_SZ"):
+    if hasattr(fcntl, "F_SETPIPE_SZ"):
         with contextlib.suppress(OSError):
-            fcntl.fcntl(fileno(), fcntl.F_SETPIPE_SZ, size)
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+
+
+def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] | None,
+           pipe_size: int) -> tuple[subprocess.Popen[bytes], int | None, int, int]:
+    """Start the process; return it and our ends of its pipes (stdin's only if asked).
+
+    Called on the Trio thread, not in a worker: CPython starts it with
+    vfork, a fraction of a millisecond, less than a thread hop costs.
+    """
+    ours: list[int] = []
+    theirs: list[int] = []
+    try:
+        if stdin:
+            child_in, parent_in = os.pipe2(os.O_CLOEXEC)
+            ours.append(parent_in)
+            theirs.append(child_in)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        ours.append(out_r)
+        theirs.append(out_w)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        ours.append(err_r)
+        theirs.append(err_w)
+        for fd in (out_r, err_r):
+            _enlarge_pipe(fd, pipe_size)
+        popen = subprocess.Popen(
+            list(argv), stdin=child_in if stdin else subprocess.DEVNULL, stdout=out_w,
+            stderr=err_w, start_new_session=True, env=env,
+        )
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    return popen, (parent_in if stdin else None), out_r, err_r
 
 
 @asynccontextmanager
@@ -179,18 +227,16 @@ async def spawn_group(
     Raises ``OSError`` if it cannot start. See the module docstring for how
     the group ends.
     """
-    process = await trio.lowlevel.open_process(
-        list(argv),
-        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        env=env,
+    await trio.lowlevel.checkpoint()
+    popen, in_fd, out_fd, err_fd = _start(argv, stdin=stdin, env=env, pipe_size=pipe_size)
+    group = ProcessGroup(
+        popen,
+        stdin=trio.lowlevel.FdStream(in_fd) if in_fd is not None else None,
+        stdout=trio.lowlevel.FdStream(out_fd),
+        stderr=trio.lowlevel.FdStream(err_fd),
+        kill_grace=kill_grace,
     )
-    group = ProcessGroup(process, kill_grace=kill_grace)
     try:
-        for stream in (process.stdout, process.stderr):
-            _enlarge_pipe(stream, pipe_size)
         yield group
     finally:
         with trio.CancelScope(shield=True):

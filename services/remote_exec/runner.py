@@ -114,7 +114,7 @@ class CommandRun:
         )
 
     async def _pump(self, group: ProcessGroup, which: Stream) -> None:
-        pipe = group.process.stdout if which is Stream.STDOUT else group.process.stderr
+        pipe = group.stdout if which is Stream.STDOUT else group.stderr
         assert pipe is not None
         read_size = self.ctx.config.read_size
         forwarding = True
@@ -149,7 +149,7 @@ class CommandRun:
         self, group: ProcessGroup, chunks: trio.MemoryReceiveChannel[bytes]
     ) -> None:
         """Copy STDIN data into the command's stdin; close it at STDIN_EOF."""
-        pipe = group.process.stdin
+        pipe = group.stdin
         assert pipe is not None
         open_ = True
         async with chunks:
