@@ -80,9 +80,8 @@ class ClassicSession:
     async def _answer(self, result: bytes) -> bool:
         """Length, wait for the ack, result. False if the client left instead of acking."""
         await self.conn.send(str(len(result)).encode("ascii"))
-        ack = b""
-        with self.idle_waits.idle():
-            ack = await self.conn.receive(RECEIVE_SIZE)
+        # Not cut short by shutdown: the answer is in flight (serve's grace bounds it).
+        ack = await self.conn.receive(RECEIVE_SIZE)
         if not ack:
             return False
         for start in range(0, len(result), SEND_CHUNK):

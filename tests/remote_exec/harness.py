@@ -11,7 +11,11 @@ from typing import Any
 import trio
 
 from services.remote_exec.config import ExecConfig
+from services.remote_exec.events import Event, StdinEof
+from services.remote_exec.protocol import ExecConnection, Role
 from services.remote_exec.server import ExecServer
+from services.wire.preface import encode_preface
+from services.wire.sentinels import NEED_DATA
 
 TOKEN = "s3cret-token"
 LOGGER = logging.getLogger("netlab.exec.test")
@@ -83,3 +87,33 @@ def tutorial_exec_client(port: int, commands: Sequence[bytes]) -> list[bytes]:
                 data += chunk
             answers.append(data)
     return answers
+
+
+class RawClient:
+    """A bare netlab-mode client for tests that need to misbehave or look at every frame."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.proto = ExecConnection(Role.CLIENT)
+
+    @classmethod
+    async def connect(cls, port: int) -> RawClient:
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(encode_preface("exec"))
+        return cls(stream)
+
+    async def send(self, event: Event) -> None:
+        await self.stream.send_all(self.proto.send(event))
+
+    async def send_eof_frame(self) -> None:
+        await self.send(StdinEof())
+
+    async def next(self, timeout: float = 5.0) -> object:
+        """The next event, or CLOSED."""
+        with trio.fail_after(timeout):
+            while (event := self.proto.next_event()) is NEED_DATA:
+                self.proto.receive_data(await self.stream.receive_some(65536))
+        return event
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()

@@ -121,3 +121,32 @@ async def test_past_max_clients_classic_and_netlab_clients_are_told(
     client = ExecConnection(Role.CLIENT)
     client.receive_data(data)
     assert getattr(client.next_event(), "code", None) == ExecErrorCode.BUSY
+
+
+async def test_shutdown_answers_a_running_classic_command_with_the_reason(
+    nursery: trio.Nursery,
+) -> None:
+    server, port = await start_server(nursery, grace_period=1.0, kill_grace=0.2)
+
+    async def shut_down_soon() -> None:
+        await wait_for(lambda: server.counters.extra["commands_started"] == 1)
+        server.lifecycle.request_shutdown("test")
+
+    nursery.start_soon(shut_down_soon)
+    (answer,) = await ask(port, b"echo bye >&2; sleep 30")
+    assert answer == b"bye\nnetlab: server shutting down; command killed\n"
+    with trio.fail_after(5):
+        await server.lifecycle.stopped.wait()
+
+
+async def test_shutdown_closes_an_idle_classic_connection(nursery: trio.Nursery) -> None:
+    server, port = await start_server(nursery)
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        await stream.send_all(b"echo one")
+        assert await receive_exactly(stream, 1) == b"4"
+        await stream.send_all(b"ok")
+        assert await receive_exactly(stream, 4) == b"one\n"
+        server.lifecycle.request_shutdown("test")
+        assert await receive_exactly(stream, 1) == b""  # closed, nothing sent
+    with trio.fail_after(5):
+        await server.lifecycle.stopped.wait()

@@ -1,0 +1,130 @@
+"""Edge cases of a netlab-mode connection: waiting in line, shutdown, idle, misbehaving clients."""
+
+from __future__ import annotations
+
+import trio
+
+from services.remote_exec.events import (
+    Cancel,
+    Error,
+    Exit,
+    Queued,
+    Reason,
+    Run,
+    Started,
+    Stdin,
+    Stdout,
+)
+from services.wire.sentinels import CLOSED
+from tests.helpers import wait_for
+from tests.remote_exec.harness import TOKEN, RawClient, group_members, start_server
+
+
+async def test_an_idle_client_is_told_when_the_server_shuts_down(nursery: trio.Nursery) -> None:
+    server, port = await start_server(nursery)
+    client = await RawClient.connect(port)
+    await wait_for(lambda: server.counters.connections_open == 1)
+    await trio.sleep(0.05)  # the preface has been read
+    server.lifecycle.request_shutdown("test")
+    error = await client.next()
+    assert isinstance(error, Error)
+    assert (error.code, error.fatal) == ("shutting-down", True)
+    assert await client.next() is CLOSED
+    await client.aclose()
+
+
+async def test_cancel_while_queued_answers_cancelled_and_keeps_the_connection(
+    nursery: trio.Nursery,
+) -> None:
+    server, port = await start_server(nursery, max_concurrent=1)
+    holder = await RawClient.connect(port)
+    await holder.send(Run("sleep 1", TOKEN))
+    assert isinstance(await holder.next(), Started)
+    client = await RawClient.connect(port)
+    await client.send(Run("echo never", TOKEN))
+    assert await client.next() == Queued(1, server.config.queue_timeout)
+    await client.send(Cancel())
+    assert await client.next() == Error("cancelled", "cancelled")
+    assert server.ctx.admission.waiting == 0
+    await client.send(Run("echo after", TOKEN))
+    assert isinstance(await client.next(), Queued | Started)
+    await holder.aclose()
+    while not isinstance(event := await client.next(), Exit):
+        if isinstance(event, Stdout):
+            assert event.data == b"after\n"
+    await client.aclose()
+    assert server.counters.extra["commands_cancelled_queued"] == 1
+
+
+async def test_a_client_leaving_while_queued_runs_nothing(nursery: trio.Nursery) -> None:
+    server, port = await start_server(nursery, max_concurrent=1)
+    holder = await RawClient.connect(port)
+    await holder.send(Run("sleep 0.5", TOKEN))
+    assert isinstance(await holder.next(), Started)
+    client = await RawClient.connect(port)
+    await client.send(Run("echo never", TOKEN))
+    assert isinstance(await client.next(), Queued)
+    await client.aclose()
+    await wait_for(lambda: server.ctx.admission.waiting == 0)
+    while not isinstance(await holder.next(), Exit):
+        pass
+    await holder.aclose()
+    await trio.sleep(0.1)
+    assert server.counters.extra["commands_started"] == 1
+
+
+async def test_an_idle_client_gets_idle_timeout(nursery: trio.Nursery) -> None:
+    _, port = await start_server(nursery, idle_timeout=0.2)
+    client = await RawClient.connect(port)
+    error = await client.next()
+    assert isinstance(error, Error)
+    assert (error.code, error.fatal) == ("idle-timeout", True)
+    await client.aclose()
+
+
+async def test_a_long_silent_command_is_not_an_idle_client(nursery: trio.Nursery) -> None:
+    _, port = await start_server(nursery, idle_timeout=0.2)
+    client = await RawClient.connect(port)
+    await client.send(Run("sleep 0.6; echo done", TOKEN))
+    assert isinstance(await client.next(), Started)
+    assert await client.next() == Stdout(b"done\n")
+    exit_ = await client.next()
+    assert isinstance(exit_, Exit)
+    assert exit_.reason is Reason.EXIT
+    await client.aclose()
+
+
+async def test_stdin_without_asking_is_a_fatal_error_and_the_group_dies(
+    nursery: trio.Nursery,
+) -> None:
+    server, port = await start_server(nursery)
+    client = await RawClient.connect(port)
+    await client.send(Run("sleep 300 & echo ready; sleep 200", TOKEN))
+    started = await client.next()
+    assert isinstance(started, Started)
+    assert await client.next() == Stdout(b"ready\n")
+    await client.stream.send_all(b"\x02\x00\x00\x00\x01x")  # STDIN, but RUN had no stdin
+    error = await client.next()
+    assert isinstance(error, Error)
+    assert (error.code, error.fatal) == ("unexpected-message", True)
+    await wait_for(lambda: not group_members(started.pid), timeout=2.0)
+    await client.aclose()
+    assert server.counters.errors_by_reason["unexpected-message"] == 1
+
+
+async def test_stdin_in_pieces_then_eof(nursery: trio.Nursery) -> None:
+    _, port = await start_server(nursery)
+    client = await RawClient.connect(port)
+    await client.send(Run("cat", TOKEN, stdin=True))
+    assert isinstance(await client.next(), Started)
+    sent = b""
+    for piece in (b"one ", b"two ", b"three"):
+        await client.send(Stdin(piece))
+        sent += piece
+    await client.send_eof_frame()
+    received = b""
+    while not isinstance(event := await client.next(), Exit):
+        assert isinstance(event, Stdout)
+        received += event.data
+    assert received == sent
+    await client.aclose()
