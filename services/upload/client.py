@@ -43,7 +43,7 @@ from services.upload.events import (
 )
 from services.upload.partial import hash_fd
 from services.upload.protocol import DATA_FRAME_LIMIT, Role, State, UploadConnection
-from services.upload.sink import open_sink
+from services.upload.sink import Chunk, open_sink
 from services.wire.errors import ProtocolError
 from services.wire.preface import encode_preface
 from services.wire.sentinels import CLOSED, NEED_DATA
@@ -269,7 +269,7 @@ class UploadClient:
             if progress:
                 progress(done, meta.size)
 
-            async def write(batch: list[bytes]) -> None:
+            async def write(batch: list[Chunk]) -> None:
                 def work() -> None:
                     for chunk in batch:
                         hasher.update(chunk)

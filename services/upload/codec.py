@@ -84,7 +84,7 @@ def encode_payload(event: Event) -> bytes:
     """The payload of ``event``'s frame (its kind is ``KIND_OF[type(event)]``)."""
     match event:
         case Data(data):
-            return data
+            return data if isinstance(data, bytes) else bytes(data)
         case End() | ListFiles():
             return b"" if isinstance(event, End) else b"{}"
         case Put(name, size, sha256, overwrite):

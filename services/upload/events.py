@@ -128,9 +128,14 @@ class Error:
 
 @dataclass(frozen=True, slots=True)
 class Data:
-    """File bytes (all or part of one DATA frame)."""
+    """File bytes (all or part of one DATA frame).
 
-    data: bytes = field(repr=False)
+    A received ``Data`` may hold a read-only ``memoryview`` into the bytes
+    the decoder was fed: cutting frames out of a megabyte-sized receive does
+    not copy it. It compares equal to the same bytes.
+    """
+
+    data: bytes | memoryview = field(repr=False)
 
     def __repr__(self) -> str:
         return f"Data(<{len(self.data)} bytes>)"

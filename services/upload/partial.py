@@ -92,12 +92,12 @@ class PartialFile:
             raise
         return cls(path, final, size, sha256, fd, length, length, hasher, replace)
 
-    def hash_batch(self, chunks: list[bytes]) -> None:
+    def hash_batch(self, chunks: list[bytes | memoryview]) -> None:
         """Add ``chunks`` to the running hash (blocking; runs beside ``write_batch``)."""
         for chunk in chunks:
             self.hasher.update(chunk)
 
-    def write_batch(self, chunks: list[bytes]) -> None:
+    def write_batch(self, chunks: list[bytes | memoryview]) -> None:
         """Append ``chunks`` to the file (blocking; the caller batches to save syscalls)."""
         for chunk in chunks:
             view = memoryview(chunk)

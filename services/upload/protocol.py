@@ -223,10 +223,11 @@ class UploadConnection:
                 if not available:
                     return self._need_data_or_truncated()
                 take = min(available, self._frame_left)
+                chunk: bytes | memoryview
                 if self._pos == 0 and take == len(self._buffer):
-                    chunk = self._buffer  # the common case: no copy
-                else:
-                    chunk = self._buffer[self._pos : self._pos + take]
+                    chunk = self._buffer
+                else:  # a view, not a copy: frames rarely line up with receives
+                    chunk = memoryview(self._buffer)[self._pos : self._pos + take]
                 self._pos += take
                 self._frame_left -= take
                 data = Data(chunk)

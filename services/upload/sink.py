@@ -30,11 +30,12 @@ from services.runtime.connection import collapse
 BATCH_BYTES = 1 << 20
 CAPACITY = 4
 
-WriteBatch = Callable[[list[bytes]], Awaitable[None]]
-Feed = Callable[[bytes], Awaitable[None]]
+Chunk = bytes | memoryview
+WriteBatch = Callable[[list[Chunk]], Awaitable[None]]
+Feed = Callable[[Chunk], Awaitable[None]]
 
 
-async def _drain(receive: trio.MemoryReceiveChannel[list[bytes]], write: WriteBatch) -> None:
+async def _drain(receive: trio.MemoryReceiveChannel[list[Chunk]], write: WriteBatch) -> None:
     async with receive:
         async for batch in receive:
             await write(batch)
@@ -45,8 +46,8 @@ async def open_sink(
     writers: Sequence[WriteBatch], *, capacity: int = CAPACITY, batch_bytes: int = BATCH_BYTES
 ) -> AsyncIterator[Feed]:
     """Yield ``feed(chunk)``: chunks reach every writer in order, batched, in the background."""
-    channels = [trio.open_memory_channel[list[bytes]](capacity) for _ in writers]
-    pending: list[bytes] = []
+    channels = [trio.open_memory_channel[list[Chunk]](capacity) for _ in writers]
+    pending: list[Chunk] = []
     pending_bytes = 0
 
     async def flush() -> None:
@@ -56,7 +57,7 @@ async def open_sink(
             for send, _ in channels:
                 await send.send(batch)
 
-    async def feed(chunk: bytes) -> None:
+    async def feed(chunk: Chunk) -> None:
         nonlocal pending_bytes
         pending.append(chunk)
         pending_bytes += len(chunk)

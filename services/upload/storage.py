@@ -33,7 +33,7 @@ from services.upload.config import OverwritePolicy, UploadConfig
 from services.upload.events import FileInfo, UploadErrorCode
 from services.upload.names import BadName, clean_name, is_clean
 from services.upload.partial import PartialFile, fsync_dir, hash_fd
-from services.upload.sink import WriteBatch
+from services.upload.sink import Chunk, WriteBatch
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -180,10 +180,10 @@ class Store:
     def writers(self, partial: PartialFile) -> list[WriteBatch]:
         """Hashing and writing, as two pipelines: they run on two cores at once."""
 
-        async def hash_batch(chunks: list[bytes]) -> None:
+        async def hash_batch(chunks: list[Chunk]) -> None:
             await self._run(partial.hash_batch, chunks)
 
-        async def write_batch(chunks: list[bytes]) -> None:
+        async def write_batch(chunks: list[Chunk]) -> None:
             await self._run(partial.write_batch, chunks)
 
         return [hash_batch, write_batch]

@@ -29,7 +29,7 @@ def decode(chunks: list[bytes]) -> list[object]:
             if event is NEED_DATA:
                 break
             if isinstance(event, Data) and events and isinstance(events[-1], Data):
-                events[-1] = Data(events[-1].data + event.data)
+                events[-1] = Data(bytes(events[-1].data) + bytes(event.data))
             else:
                 events.append(event)
             if event is CLOSED:

@@ -294,7 +294,7 @@ def feed_server(chunks: list[bytes], answer: bool = True) -> list[object]:
             if event is NEED_DATA:
                 break
             if isinstance(event, Data) and events and isinstance(events[-1], Data):
-                events[-1] = Data(events[-1].data + event.data)
+                events[-1] = Data(bytes(events[-1].data) + bytes(event.data))
             elif isinstance(event, Data) and not event.data:
                 continue
             else:
@@ -374,7 +374,7 @@ def test_every_segmentation_of_a_download_yields_the_same_events(
             client.receive_data(chunk)
         while (event := client.next_event()) not in (NEED_DATA, CLOSED):
             if isinstance(event, Data) and events and isinstance(events[-1], Data):
-                events[-1] = Data(events[-1].data + event.data)
+                events[-1] = Data(bytes(events[-1].data) + bytes(event.data))
             elif not (isinstance(event, Data) and not event.data):
                 events.append(event)
             if isinstance(event, End) and len(events) <= 3:
