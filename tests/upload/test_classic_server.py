@@ -129,3 +129,17 @@ async def test_malformed_header_closes_the_connection(start_server: StartServer)
 
     assert await trio.to_thread.run_sync(malformed) == b""
     assert server.counters.errors_by_reason["bad-message"] == 1
+
+
+async def test_shutdown_cuts_a_stalled_classic_upload_and_keeps_nothing(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(grace_period=0.3)
+    async with await trio.open_tcp_stream("127.0.0.1", server.port) as stream:
+        await stream.send_all(b"half.bin|10000" + b"x" * 5000)
+        await wait_for(lambda: server.counters.bytes_in >= 5014)
+        server.lifecycle.request_shutdown("test")
+        with trio.fail_after(5):
+            await server.lifecycle.stopped.wait()
+    assert stored_names(server) == []
+    assert partials(server) == []
