@@ -39,7 +39,7 @@ def _parse(kind: type[Route] | type[PublicAddress], values: tuple[str, ...]) -> 
               help="Listen on PORT and forward to HOST:PORT (repeatable).")
 @click.option("--public", "public", multiple=True, metavar="PORT=HOST:PORT",
               help="Where the host reaches listen PORT (for the banner; repeatable).")
-@_option("host", default="0.0.0.0", help="Address the routes listen on.")
+@_option("host", default="127.0.0.1", help="Address the routes listen on (0.0.0.0 in containers).")
 @_option("max-clients", type=click.IntRange(min=1), default=1000,
          help="Connections relayed at once per route.")
 @_option("connect-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0,
