@@ -26,6 +26,7 @@ from services.remote_exec.context import ServerContext
 from services.remote_exec.outcome import Limits, Outcome, Stop
 from services.remote_exec.process import ProcessGroup, signal_name, spawn_group
 from services.runtime.errors import RuntimeFailure
+from services.runtime.logs import log_event
 
 
 class Stream(enum.Enum):
@@ -75,6 +76,7 @@ class CommandRun:
         self.stdin = stdin
         self.counts = {Stream.STDOUT: 0, Stream.STDERR: 0}
         self._pumps_left = 2
+        self.pid: int | None = None
         self._pumps_done = trio.Event()
 
     async def run(self, on_started: Callable[[int], Awaitable[None]]) -> Outcome:
@@ -82,8 +84,21 @@ class CommandRun:
 
         Raises ``OSError`` if the shell cannot be started.
         """
-        config = self.ctx.config
         started = trio.current_time()
+        try:
+            return await self._run(on_started, started)
+        except BaseException:
+            if self.pid is not None:
+                # Cancelled from outside (the connection's writer failed, the
+                # grace period ran out): the group is killed by now; count it.
+                self.ctx.count("commands_killed")
+                self.ctx.count("ended_aborted")
+                log_event(self.ctx.logger, "exit", stop="aborted", pid=self.pid,
+                          elapsed=f"{trio.current_time() - started:.3f}")
+            raise
+
+    async def _run(self, on_started: Callable[[int], Awaitable[None]], started: float) -> Outcome:
+        config = self.ctx.config
         async with spawn_group(
             [config.shell, "-c", self.command], stdin=self.stdin is not None, env=self.ctx.env,
             kill_grace=config.kill_grace, pipe_size=config.pipe_size,
@@ -96,6 +111,7 @@ class CommandRun:
                 nursery.start_soon(self._watch_exit, group)
                 nursery.start_soon(self._watch_deadline, started + self.limits.timeout)
                 nursery.start_soon(self._watch_shutdown)
+                self.pid = group.pid
                 await on_started(group.pid)
                 stop = await self.stopper.wait()
                 if stop is not Stop.EXITED:

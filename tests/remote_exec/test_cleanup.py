@@ -167,3 +167,25 @@ async def test_shutdown_lets_a_short_command_finish_within_the_grace(
     assert watched.result.status == 0
     with trio.fail_after(5):
         await server.lifecycle.stopped.wait()
+
+
+async def test_a_client_that_stops_reading_slows_the_command_then_loses_it(
+    nursery: trio.Nursery,
+) -> None:
+    server, port = await start_server(nursery, send_timeout=0.5)
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        proto = ExecConnection(Role.CLIENT)
+        await stream.send_all(encode_preface("exec") + proto.send(Run("yes", TOKEN)))
+        # Read only the STARTED frame, then nothing more.
+        data = b""
+        while (event := proto.next_event()) is NEED_DATA:
+            data = await stream.receive_some(64)
+            proto.receive_data(data)
+        assert isinstance(event, Started)
+        await trio.sleep(0.3)
+        sent_while_stalled = server.counters.bytes_out
+        await trio.sleep(0.1)
+        # Back-pressure: the server stopped reading `yes` instead of buffering it.
+        assert server.counters.bytes_out - sent_while_stalled < 1 << 20
+        await wait_for(lambda: not group_members(event.pid), timeout=NO_ORPHANS_WITHIN + 1)
+    assert server.counters.extra["commands_killed"] == 1
