@@ -27,8 +27,8 @@ import trio
 
 from services.runtime.connection import collapse
 
-BATCH_BYTES = 1 << 20
-CAPACITY = 4
+BATCH_BYTES = 2 << 20
+CAPACITY = 2
 
 Chunk = bytes | memoryview
 WriteBatch = Callable[[list[Chunk]], Awaitable[None]]
