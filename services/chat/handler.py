@@ -79,9 +79,6 @@ class ChatHandler:
                     return
                 log_event(self.logger, "mode", peer=conn.peer, mode=detected.mode.value)
                 member = self.directory.enter(conn, classic=detected.mode is Mode.CLASSIC)
-                if self.config.max_rate > 0:
-                    rate = self.config.max_rate
-                    member.bucket = TokenBucket(rate, burst=max(1, int(rate)))
                 try:
                     with member.scope:
                         if member.classic:
@@ -217,7 +214,14 @@ class ChatHandler:
         One line per scheduler pass: every writer drains between two lines of
         a sender, so healthy queues stay short (see ``config``).
         """
-        wait = member.bucket.take(trio.current_time()) if member.bucket else 0.0
+        rate = self.config.max_rate
+        if rate <= 0:
+            await trio.lowlevel.checkpoint()
+            return
+        if member.bucket is None:
+            # Made on the first line, so idle clients do not pay for one.
+            member.bucket = TokenBucket(rate, burst=max(1, int(rate)))
+        wait = member.bucket.take(trio.current_time())
         if wait > 0:
             self.counters.extra["throttled"] += 1
             await trio.sleep(wait)

@@ -13,6 +13,8 @@ from __future__ import annotations
 class TokenBucket:
     """``take(now)`` spends one token and says how long to wait before acting on it."""
 
+    __slots__ = ("_tokens", "_updated", "burst", "rate")
+
     def __init__(self, rate: float, burst: int) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be positive and burst at least 1")

@@ -52,7 +52,7 @@ OPERATOR = "operator"
 NOTICE_LIMIT = 200
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Member:
     """One chatting client. ``scope`` wraps its read loop (cancel it to end the client)."""
 
