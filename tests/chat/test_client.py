@@ -170,3 +170,37 @@ async def test_interactive_client_reconnects_and_takes_back_its_nick() -> None:
         await term.keyboard.aclose()
         await wait_for(lambda: status == [0])
         second.lifecycle.request_shutdown("done")
+
+
+async def test_interactive_client_gives_up_when_no_server_answers() -> None:
+    term = Terminal()
+    client = InteractiveClient(
+        host="127.0.0.1", port=free_port(), nick=None, room=None,
+        backoff=Backoff(attempts=3, initial=0.01),
+        stdin=term.stdin, stdout=term.stdout, stderr=term.stderr,
+    )
+    with trio.fail_after(5):
+        assert await client.run() == 1
+    await term.sees(b"cannot connect", stream="status")
+
+
+async def test_interactive_client_does_not_come_back_when_kicked(nursery: trio.Nursery) -> None:
+    server, port = await start_server(nursery)
+    term = Terminal()
+    client = InteractiveClient(
+        host="127.0.0.1", port=port, nick="mallory", room=None,
+        backoff=Backoff(attempts=5, initial=0.01),
+        stdin=term.stdin, stdout=term.stdout, stderr=term.stderr,
+    )
+    status: list[int] = []
+
+    async def run() -> None:
+        status.append(await client.run())
+
+    nursery.start_soon(run)
+    await term.sees(b"connected to", stream="status")
+    await server.console_input.send_all(b"/kick mallory flooding\n")  # type: ignore[attr-defined]
+    await term.sees(b"! kicked: flooding")
+    await wait_for(lambda: status == [1])
+    await term.sees(b"not reconnecting", stream="status")
+    assert server.counters.connections_total == 1
