@@ -182,7 +182,9 @@ class ChatHandler:
     async def _classic_loop(self, member: Member, initial: bytes) -> None:
         conn = member.conn
         decoder = ClassicDecoder()
-        chunk = initial
+        # What arrived during detection, cut as the tutorial's recv(1024) would.
+        backlog = [initial[i:i + CLASSIC_RECV] for i in range(0, len(initial), CLASSIC_RECV)]
+        chunk = backlog.pop(0)
         while True:
             try:
                 texts = decoder.messages(chunk)
@@ -199,6 +201,9 @@ class ChatHandler:
             if not chunk:
                 member.leave_reason = "closed"
                 return
+            if backlog:
+                chunk = backlog.pop(0)
+                continue
             try:
                 chunk = await conn.receive(CLASSIC_RECV)
             except PeerTimeout as exc:

@@ -142,3 +142,18 @@ async def test_tutorial_client_never_sees_join_notices(nursery: trio.Nursery) ->
     finally:
         client.close()
     await carol.aclose()
+
+
+async def test_a_long_first_message_is_cut_as_recv_1024_would(nursery: trio.Nursery) -> None:
+    server, port = await start_server(nursery)
+    bob = await joined(port, "bob")
+    client = TutorialClient(port)
+    try:
+        await trio.to_thread.run_sync(client.sock.send, b"a" * 1500)
+        first = await bob.expect(Message)
+        second = await bob.expect(Message)
+        assert (len(first.text), len(second.text)) == (1024, 476)
+    finally:
+        client.close()
+    await bob.aclose()
+    await wait_for(lambda: server.counters.tasks_open == 0)
