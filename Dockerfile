@@ -10,15 +10,16 @@ ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS build
 # Dependencies first (from the wheelhouse when there is one), so that a change
-# to netlab's own code only redoes the last step. The wildcard lets the COPY
-# succeed without a wheelhouse (the online case).
-COPY pyproject.toml .cache/wheelhouse* /wheels/
+# to netlab's own code only redoes the last step. `.cach[e]` is a pattern so
+# that the COPY also succeeds without .cache (the online case, both builders);
+# .dockerignore lets only .cache/wheelhouse through.
+COPY pyproject.toml .cach[e] /build/
 RUN set -eu; \
     python3 -m venv /opt/netlab; \
     pip="/opt/netlab/bin/pip --disable-pip-version-check --no-cache-dir"; \
-    deps=$(/opt/netlab/bin/python -c 'import tomllib; p = tomllib.load(open("/wheels/pyproject.toml", "rb")); print(" ".join(repr(d) for d in p["project"]["dependencies"] + p["build-system"]["requires"] + ["wheel"]))'); \
-    if ls /wheels/*.whl >/dev/null 2>&1; then \
-        eval "$pip install --no-index --find-links /wheels $deps"; \
+    deps=$(/opt/netlab/bin/python -c 'import tomllib; p = tomllib.load(open("/build/pyproject.toml", "rb")); print(" ".join(repr(d) for d in p["project"]["dependencies"] + p["build-system"]["requires"] + ["wheel"]))'); \
+    if ls /build/wheelhouse/*.whl >/dev/null 2>&1; then \
+        eval "$pip install --no-index --find-links /build/wheelhouse $deps"; \
     else \
         eval "$pip install $deps"; \
     fi
@@ -28,7 +29,7 @@ COPY . /src
 RUN set -eu; \
     [ -f /src/README.md ] || echo "netlab: see the project's README.md" >/src/README.md; \
     pip="/opt/netlab/bin/pip --disable-pip-version-check --no-cache-dir"; \
-    if ls /wheels/*.whl >/dev/null 2>&1; then \
+    if ls /build/wheelhouse/*.whl >/dev/null 2>&1; then \
         $pip install --no-deps --no-build-isolation --no-index /src; \
     else \
         $pip install --no-deps --no-build-isolation /src; \

@@ -46,7 +46,7 @@ def require_docker_lab(image: str = DEFAULT_IMAGE) -> None:
     """Raise :class:`EnvironmentProblem` unless Docker, Compose v2 and ``image`` are there."""
     problem = docker_engine_problem()
     if problem:
-        raise EnvironmentProblem(f"Docker is unusable: {problem}. Install and start Docker.")
+        raise EnvironmentProblem(f"Docker is unusable ({problem}); install and start Docker")
     if compose_version() is None:
         raise EnvironmentProblem(
             "Docker Compose v2 is missing (`docker compose version` fails): run scripts/provision"

@@ -45,10 +45,13 @@ def docker_tier_gate() -> None:
     engine_problem = docker_engine_problem()
     if engine_problem and not in_ci:
         pytest.skip(f"docker tier skipped: {engine_problem} (it is mandatory when CI is set)")
+    problem = None
     try:
         require_docker_lab()
     except EnvironmentProblem as exc:
-        pytest.fail(f"docker tier cannot run: {exc}", pytrace=False)
+        problem = str(exc)
+    if problem:
+        pytest.fail(f"docker tier cannot run: {problem}", pytrace=False)
 
 
 def free_port() -> int:
