@@ -10,11 +10,12 @@ from services.chat import events
 from services.chat.classic import CLASSIC_RECV
 from services.chat.config import DEFAULT_MAX_RATE, DEFAULT_QUEUE_SIZE
 from services.chat.detect import DEFAULT_WINDOW
-from services.chat.events import ChatCode
+from services.chat.events import ChatCode, Quit, Say, SetNick
 from services.chat.protocol import (
     DEFAULT_MAX_LINE,
     LIST_LIMIT,
     encode_server_event,
+    parse_client_line,
     parse_server_line,
 )
 from services.chat.rooms import NOTICE_LIMIT
@@ -62,3 +63,15 @@ def test_documented_limits_match_the_code() -> None:
 def test_documented_session_preface_matches() -> None:
     hex_line = next(line for line in CHAT.splitlines() if line.startswith("C: 00"))
     assert bytes.fromhex(hex_line[3:].split("  ")[0]) == encode_preface("chat")
+
+
+def test_documented_session_lines_parse() -> None:
+    session = CHAT.split("A session on the wire", 1)[1].split("```", 2)[1]
+    server_lines = [line[3:] for line in session.splitlines() if line.startswith("S: ")]
+    client_lines = [line[3:] for line in session.splitlines()[2:] if line.startswith("C: ")]
+    assert len(server_lines) == 7
+    for line in server_lines:
+        parse_server_line(line)
+    assert [parse_client_line(line) for line in client_lines] == [
+        SetNick("alice"), Say("hello"), Quit()
+    ]
