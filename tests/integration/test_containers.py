@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from lab.stack import Stack
 from tests.integration.conftest import host_port
 
@@ -69,3 +71,43 @@ def test_uploads_are_kept_on_a_named_volume(stack: Stack) -> None:
     mounts = stack.container("upload").attrs["Mounts"]
     (volume,) = [m for m in mounts if m["Destination"] == "/data/uploads"]
     assert volume["Type"] == "volume" and volume["Name"] == f"{stack.project}_uploads"
+
+
+READ_STATS = (
+    "import json, socket, sys\n"
+    "with socket.create_connection((sys.argv[1], 9000), timeout=5) as s:\n"
+    "    data = b''\n"
+    "    while chunk := s.recv(65536):\n"
+    "        data += chunk\n"
+    "print(json.dumps(json.loads(data)))\n"
+)
+
+
+def test_every_server_serves_its_counters_to_the_lab_network(stack: Stack) -> None:
+    for service in (*SERVERS, "gateway"):
+        result = stack.exec("client", "python", "-c", READ_STATS, service, check=True)
+        counters = json.loads(result.stdout)
+        assert {"connections_total", "bytes_in", "bytes_out", "errors"} <= set(counters)
+    # The figures are live: one connection of ours shows up in chat's count.
+    before = json.loads(stack.exec("client", "python", "-c", READ_STATS, "chat").stdout)
+    stack.exec("client", "python", "-c",
+               "import socket; socket.create_connection(('chat', 8000), timeout=5).close()",
+               check=True)
+    after = json.loads(stack.exec("client", "python", "-c", READ_STATS, "chat").stdout)
+    assert after["connections_total"] == before["connections_total"] + 1
+
+
+def test_the_pids_limit_stops_a_fork_storm_in_exec(stack: Stack) -> None:
+    storm = "for i in $(seq 300); do sleep 2 & done; wait"
+    result = stack.exec("client", "netlab", "exec", "run", "--host", "exec", "--port", "8000",
+                        "--", storm, timeout=60)
+    assert result.returncode != 0 and "fork" in result.stderr.lower(), result.stderr
+    limit = stack.exec("exec", "cat", "/sys/fs/cgroup/pids/pids.max", check=True).stdout
+    assert limit.strip() == "128"
+    # The storm hit the limit: the kernel counted refused forks ("max N").
+    events = stack.exec("exec", "cat", "/sys/fs/cgroup/pids/pids.events", check=True).stdout
+    assert int(events.split()[-1]) > 0, events
+    # ...and exec serves the next command as usual.
+    after = stack.exec("client", "netlab", "exec", "run", "--host", "exec", "--port", "8000",
+                       "--", "echo", "still here", timeout=60)
+    assert after.returncode == 0 and after.stdout == "still here\n", after.stderr
