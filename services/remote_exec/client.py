@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import trio
 
 from services.remote_exec.events import (
+    Cancel,
     Error,
     Event,
     ExecErrorCode,
@@ -208,8 +209,14 @@ class ExecClient:
         on_started: Callable[[int], object] | None = None,
         on_queued: Callable[[int], object] | None = None,
         capture: bool = True,
+        cancel: trio.Event | None = None,
     ) -> ExecResult:
         """Run ``command`` remotely; stream its output; return how it ended.
+
+        Setting ``cancel`` asks the server to kill the command (CANCEL): the
+        run then ends with reason ``cancelled`` (or :class:`ExecRefused`
+        ``cancelled`` if it was still waiting for a slot), and the
+        connection stays usable.
 
         ``stdin`` (bytes or an async iterable of bytes) is sent to the
         command, then its end; without it the command's stdin is empty.
@@ -226,6 +233,8 @@ class ExecClient:
         result: ExecResult | None = None
         # Errors are kept out of the nursery so callers see them plain, not grouped.
         async with trio.open_nursery() as nursery:
+            if cancel is not None:
+                nursery.start_soon(self._cancel_on, cancel)
             try:
                 result = await self._receive_run(nursery, stdin, on_stdout, on_stderr,
                                                  on_started, on_queued, capture)
@@ -280,6 +289,14 @@ class ExecClient:
                 if not event.fatal:
                     self._usable = True
                 raise refusal(event)
+
+    async def _cancel_on(self, event: trio.Event) -> None:
+        await event.wait()
+        if self.proto.state in (State.REQUESTED, State.RUNNING):
+            try:
+                await self._send(Cancel())
+            except ExecError as exc:
+                self._failure = self._failure or exc
 
     async def _feed(self, source: StdinSource) -> None:
         """Send ``source`` as STDIN frames, then STDIN_EOF, while the command runs."""

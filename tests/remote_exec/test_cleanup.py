@@ -188,4 +188,5 @@ async def test_a_client_that_stops_reading_slows_the_command_then_loses_it(
         # Back-pressure: the server stopped reading `yes` instead of buffering it.
         assert server.counters.bytes_out - sent_while_stalled < 1 << 20
         await wait_for(lambda: not group_members(event.pid), timeout=NO_ORPHANS_WITHIN + 1)
-    assert server.counters.extra["commands_killed"] == 1
+    await wait_for(lambda: server.counters.extra["commands_killed"] == 1)
+    assert server.counters.errors_by_reason["timeout"] == 1  # the send timeout

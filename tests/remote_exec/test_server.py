@@ -267,3 +267,19 @@ async def test_spawn_failure_is_reported(nursery: trio.Nursery) -> None:
         with pytest.raises(ExecRefused) as info:
             await ex.run("true")
     assert info.value.code == "spawn-failed"
+
+
+async def test_the_library_can_cancel_a_running_command(nursery: trio.Nursery) -> None:
+    server, port = await start_server(nursery)
+    cancel = trio.Event()
+    async with open_exec("127.0.0.1", port, token=TOKEN) as ex:
+
+        def seen(data: bytes) -> None:
+            cancel.set()
+
+        with trio.fail_after(5):
+            result = await ex.run("echo go; sleep 30", on_stdout=seen, cancel=cancel)
+        assert result.reason is Reason.CANCELLED
+        assert result.stdout == b"go\n"
+        assert (await ex.run("echo still usable")).stdout == b"still usable\n"
+    assert server.counters.extra["ended_cancelled"] == 1
