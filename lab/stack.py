@@ -14,6 +14,7 @@ them by label, never by name.
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -144,7 +145,7 @@ class Stack:
             return f"(could not read logs: {exc})"
 
     def exec(self, service: str, *argv: str, check: bool = False, input: str | None = None,
-             timeout: float = 120, user: str | None = None) -> Any:
+             timeout: float = 120, user: str | None = None) -> subprocess.CompletedProcess[str]:
         """``docker compose exec -T SERVICE ARGV``; the completed process."""
         args = ["exec", "-T"]
         if user is not None:
@@ -153,7 +154,7 @@ class Stack:
                                 timeout=timeout)
 
     def run(self, service: str, *argv: str, check: bool = False, input: str | None = None,
-            timeout: float = 120) -> Any:
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """``docker compose run --rm -T SERVICE ARGV`` (a one-off container)."""
         return self.compose.run("run", "--rm", "-T", "--no-deps", service, *argv,
                                 check=check, input=input, timeout=timeout)
