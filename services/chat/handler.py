@@ -106,8 +106,13 @@ class ChatHandler:
                         data = await conn.receive(timeout=timeout)
                     except PeerTimeout:
                         if deadline is None:
-                            self._send_error(conn, ChatCode.IDLE_TIMEOUT, "nothing received")
-                            raise
+                            self.counters.error(ChatCode.IDLE_TIMEOUT)
+                            log_event(self.logger, "idle-timeout", peer=conn.peer, nick=None)
+                            limit = self.config.idle_timeout
+                            self._send_error(
+                                conn, ChatCode.IDLE_TIMEOUT, f"nothing received for {limit:g} s"
+                            )
+                            return None
                         continue
                     try:
                         detector.receive_data(data, trio.current_time())

@@ -295,3 +295,12 @@ async def test_large_rooms_get_no_notices_but_each_client_hears_of_itself(
     assert await bob.event() == WhoList("lobby", 2, ("alice", "bob"))
     for peer in (alice, bob):
         await peer.aclose()
+
+
+async def test_a_client_silent_from_the_start_is_told_and_closed(nursery: trio.Nursery) -> None:
+    server, port = await start_server(nursery, idle_timeout=0.2)
+    peer = await Peer.connect(port, preface=False)
+    assert await peer.drain() == [Error(ChatCode.IDLE_TIMEOUT, "nothing received for 0.2 s")]
+    await peer.aclose()
+    await wait_for(lambda: server.counters.tasks_open == 0)
+    assert server.counters.errors_by_reason == {ChatCode.IDLE_TIMEOUT: 1}
