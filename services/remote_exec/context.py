@@ -25,12 +25,14 @@ class ServerContext:
     lifecycle: Lifecycle
     logger: logging.Logger
     admission: Admission = field(init=False)
-    env: dict[str, str] = field(init=False)
+    env: dict[str, str] | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.config.max_concurrent, self.config.max_queued)
-        # Commands run with the server's environment minus the secret.
-        self.env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+        # Commands run with the server's environment minus the secret; None
+        # (inherit as is, the cheapest spawn) when the secret is not in it.
+        self.env = ({k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+                    if TOKEN_ENV in os.environ else None)
 
     @property
     def shutdown_delay(self) -> float:

@@ -75,8 +75,10 @@ class ProcessGroup:
         stdout: trio.lowlevel.FdStream,
         stderr: trio.lowlevel.FdStream,
         kill_grace: float,
+        pipe_size: int = 0,
     ) -> None:
         self.popen = popen
+        self.pipe_size = pipe_size
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
@@ -161,6 +163,16 @@ class ProcessGroup:
             os.close(self._pidfd)
             self._pidfd = None
 
+    def enlarge_pipe(self, stream: trio.lowlevel.FdStream) -> None:
+        """Grow a pipe that filled up to ``pipe_size``: bigger reads, fewer frames.
+
+        Done on demand, not at spawn: growing a pipe costs time a command
+        with little output should not pay.
+        """
+        if self.pipe_size and hasattr(fcntl, "F_SETPIPE_SZ"):
+            with contextlib.suppress(OSError, ValueError):
+                fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, self.pipe_size)
+
     async def close(self) -> None:
         """End the group (see the module docstring) and close the pipes."""
         await self.terminate()
@@ -170,15 +182,8 @@ class ProcessGroup:
                 await trio.aclose_forcefully(stream)
 
 
-def _enlarge_pipe(fd: int, size: int) -> None:
-    """Bigger pipes mean bigger reads and fewer frames (best effort: Linux only)."""
-    if hasattr(fcntl, "F_SETPIPE_SZ"):
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
-
-
-def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] | None,
-           pipe_size: int) -> tuple[subprocess.Popen[bytes], int | None, int, int]:
+def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] | None
+           ) -> tuple[subprocess.Popen[bytes], int | None, int, int]:
     """Start the process; return it and our ends of its pipes (stdin's only if asked).
 
     Called on the Trio thread, not in a worker: CPython starts it with
@@ -197,8 +202,6 @@ def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] |
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         ours.append(err_r)
         theirs.append(err_w)
-        for fd in (out_r, err_r):
-            _enlarge_pipe(fd, pipe_size)
         popen = subprocess.Popen(
             list(argv), stdin=child_in if stdin else subprocess.DEVNULL, stdout=out_w,
             stderr=err_w, start_new_session=True, env=env,
@@ -228,13 +231,14 @@ async def spawn_group(
     the group ends.
     """
     await trio.lowlevel.checkpoint()
-    popen, in_fd, out_fd, err_fd = _start(argv, stdin=stdin, env=env, pipe_size=pipe_size)
+    popen, in_fd, out_fd, err_fd = _start(argv, stdin=stdin, env=env)
     group = ProcessGroup(
         popen,
         stdin=trio.lowlevel.FdStream(in_fd) if in_fd is not None else None,
         stdout=trio.lowlevel.FdStream(out_fd),
         stderr=trio.lowlevel.FdStream(err_fd),
         kill_grace=kill_grace,
+        pipe_size=pipe_size,
     )
     try:
         yield group

@@ -34,6 +34,8 @@ class Stream(enum.Enum):
     STDERR = "stderr"
 
 
+PIPE_FULL = 64 * 1024  # a read this large means the pipe (64 KiB by default) had filled
+
 Sink = Callable[[Stream, bytes], Awaitable[None]]
 
 
@@ -134,8 +136,12 @@ class CommandRun:
         assert pipe is not None
         read_size = self.ctx.config.read_size
         forwarding = True
+        enlarged = False
         try:
             while chunk := await pipe.receive_some(read_size):
+                if not enlarged and len(chunk) >= PIPE_FULL:
+                    group.enlarge_pipe(pipe)  # a big writer: let it get ahead further
+                    enlarged = True
                 if not forwarding:
                     continue  # keep reading so no writer blocks while it is being killed
                 room = self.limits.output_limit - self.counts[Stream.STDOUT] - self.counts[

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from pathlib import Path
 
 import trio
 
 from services.remote_exec.classic import ClassicSession
-from services.remote_exec.config import ExecConfig
+from services.remote_exec.config import TOKEN_ENV, ExecConfig
 from services.remote_exec.context import ServerContext
 from services.remote_exec.drain import IdleWaits
 from services.remote_exec.events import Error, ExecErrorCode
@@ -174,6 +175,8 @@ def run(
         max_clients=max_clients, idle_timeout=idle_timeout, send_timeout=send_timeout,
         grace_period=grace_period, stats_port=stats_port, log_level=log_level,
     )
+    # Read once; commands must not inherit it (and spawn faster without a copied env).
+    os.environ.pop(TOKEN_ENV, None)
     configure_logging(log_level)
     server = ExecServer(config)
     trio.run(
