@@ -26,8 +26,13 @@ class CutProxy:
     async def _handle(self, client: trio.SocketStream) -> None:
         self.connections += 1
         cut = self.connections <= self.cuts
-        server = await trio.open_tcp_stream("127.0.0.1", self.target)
-        async with client, server, trio.open_nursery() as nursery:
+        async with client:
+            server = await trio.open_tcp_stream("127.0.0.1", self.target)
+            await self._relay(client, server, cut)
+
+    async def _relay(self, client: trio.SocketStream, server: trio.SocketStream,
+                     cut: bool) -> None:
+        async with server, trio.open_nursery() as nursery:
 
             async def pump(source: trio.SocketStream, sink: trio.SocketStream,
                            limited: bool) -> None:
