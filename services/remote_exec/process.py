@@ -31,7 +31,6 @@ import contextlib
 import ctypes
 import errno
 import fcntl
-import logging
 import os
 import signal
 import subprocess
@@ -43,8 +42,6 @@ import trio
 POLL_INTERVAL = 0.01
 REAP_TIMEOUT = 5.0  # SIGKILLed processes die at once; this only bounds a wedged kernel
 PR_SET_CHILD_SUBREAPER = 36
-
-logger = logging.getLogger("netlab.exec")
 
 
 def become_subreaper() -> bool:
