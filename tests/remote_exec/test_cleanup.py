@@ -7,6 +7,10 @@ no process of the group — zombies included — is left 2 s later.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+
 import trio
 
 from services.remote_exec.client import ExecResult, open_exec
@@ -190,3 +194,21 @@ async def test_a_client_that_stops_reading_slows_the_command_then_loses_it(
         await wait_for(lambda: not group_members(event.pid), timeout=NO_ORPHANS_WITHIN + 1)
     await wait_for(lambda: server.counters.extra["commands_killed"] == 1)
     assert server.counters.errors_by_reason["timeout"] == 1  # the send timeout
+
+
+async def test_a_process_that_left_the_group_does_not_hang_the_run(
+    nursery: trio.Nursery,
+) -> None:
+    """``setsid`` escapes the group kill (documented); it only delays EXIT by the drain timeout."""
+    _, port = await start_server(nursery)
+    async with open_exec("127.0.0.1", port, token=TOKEN) as ex:
+        with trio.fail_after(5):
+            result = await ex.run("setsid sleep 30 & sleep 0.2; echo $!")
+    escaped = int(result.stdout)
+    try:
+        assert result.status == 0
+        assert 1.0 <= result.elapsed < 3  # the drain timeout (1 s) bounded the wait for EOF
+        assert group_members(escaped)  # its own session now: out of the group kill's reach
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(escaped, signal.SIGKILL)
