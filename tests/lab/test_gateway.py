@@ -10,10 +10,12 @@ from functools import partial
 
 import pytest
 import trio
+from click.testing import CliRunner
 
-from lab.gateway.banner import banner
+from lab.gateway.banner import HINTS, banner
 from lab.gateway.routes import PublicAddress, Route, RouteError, check_routes
 from lab.gateway.server import Gateway, GatewayConfig, run_gateway
+from services.cli import main
 from tests.helpers import receive_exactly, wait_for
 
 
@@ -161,3 +163,15 @@ async def test_the_gateway_process_prints_its_banner_and_stops_promptly_when_ask
         started = trio.current_time()
         gateway.lifecycle.request_shutdown("test")
     assert trio.current_time() - started < 1.5
+
+
+@pytest.mark.parametrize(
+    "hint", [h for hints in HINTS.values() for h in hints if h.startswith("netlab ")]
+)
+def test_every_banner_hint_is_a_real_command_with_real_options(hint: str) -> None:
+    words = hint.format(host="127.0.0.1", port=8000).split()[1:]
+    path = [w for w in words[: next(i for i, w in enumerate(words) if w.startswith("-"))]]
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    for option in (w for w in words if w.startswith("--") and w != "--"):
+        assert option in result.output, (hint, option)
