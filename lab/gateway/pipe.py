@@ -62,32 +62,39 @@ class _Relay:
         upward: bool,
         scope: trio.CancelScope,
     ) -> None:
-        side = "client" if upward else "upstream"
-        try:
-            while True:
+        source_side, sink_side = ("client", "upstream") if upward else ("upstream", "client")
+        while True:
+            side = source_side
+            try:
                 data = await source.receive_some(CHUNK)
                 if not data:
                     break
                 self.last_activity = trio.current_time()
+                side = sink_side
                 await sink.send_all(data)
-                if upward:
-                    self.result.bytes_up += len(data)
-                else:
-                    self.result.bytes_down += len(data)
-        except trio.BrokenResourceError:
-            # The source reset (or the sink did while we wrote): pass the reset on.
-            self.result.reason = f"{side}-reset"
-            _reset_on_close(self.client)
-            _reset_on_close(self.upstream)
-            scope.cancel()
-            return
-        except trio.ClosedResourceError:
-            scope.cancel()
-            return
+            except trio.BrokenResourceError:
+                # One side reset: pass the reset on to the other.
+                self._fail(f"{side}-reset", scope, reset=True)
+                return
+            except trio.ClosedResourceError:
+                self._fail("closed", scope, reset=False)
+                return
+            if upward:
+                self.result.bytes_up += len(data)
+            else:
+                self.result.bytes_down += len(data)
         try:
             await sink.send_eof()
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             scope.cancel()
+
+    def _fail(self, reason: str, scope: trio.CancelScope, *, reset: bool) -> None:
+        if self.result.reason == "done":  # the first failure is the story
+            self.result.reason = reason
+        if reset:
+            _reset_on_close(self.client)
+            _reset_on_close(self.upstream)
+        scope.cancel()
 
     async def watchdog(self, scope: trio.CancelScope) -> None:
         while True:

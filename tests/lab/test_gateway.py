@@ -50,6 +50,7 @@ class Upstream:
         self.behaviour = behaviour
         self.received = bytearray()
         self.saw_eof = trio.Event()
+        self.saw_reset = trio.Event()
 
     async def handle(self, stream: trio.SocketStream) -> None:
         async with stream:
@@ -58,6 +59,13 @@ class Upstream:
                 stream.socket.setsockopt(
                     socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
                 )
+                return
+            if self.behaviour == "watch":
+                try:
+                    while await stream.receive_some(1024):
+                        pass
+                except trio.BrokenResourceError:
+                    self.saw_reset.set()
                 return
             # "upper": echo upper-cased until EOF, then say goodbye and close.
             while data := await stream.receive_some(65536):
@@ -123,6 +131,18 @@ async def test_an_upstream_reset_resets_the_client() -> None:
                 while await client.receive_some(10):
                     pass
         await wait_for(lambda: gateway.counters.errors_by_reason["upstream-reset"] == 1)
+
+
+async def test_a_client_reset_resets_the_upstream() -> None:
+    async with running("watch") as (upstream, gateway, port):
+        client = await trio.open_tcp_stream("127.0.0.1", port)
+        await client.send_all(b"hello")
+        await wait_for(lambda: gateway.counters.extra["127.0.0.1.connections"] == 1)
+        client.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await client.aclose()
+        with trio.fail_after(5):
+            await upstream.saw_reset.wait()
+        await wait_for(lambda: gateway.counters.errors_by_reason["client-reset"] == 1)
 
 
 async def test_an_unreachable_upstream_closes_the_client_and_is_counted() -> None:
