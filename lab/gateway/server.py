@@ -22,7 +22,7 @@ from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import get_logger, log_event
-from services.runtime.process import serve_stats, shutdown_on_signals
+from services.runtime.main import serve_stats, shutdown_on_signals
 from services.runtime.serve import serve
 
 logger = get_logger("gateway")

@@ -17,8 +17,8 @@ import trio
 from services.chat.client import Backoff
 from services.chat.config import DEFAULT_MAX_RATE, DEFAULT_PORT, DEFAULT_QUEUE_SIZE, ChatConfig
 from services.chat.detect import DEFAULT_WINDOW
+from services.chat.directory import NOTICE_LIMIT
 from services.chat.protocol import DEFAULT_MAX_LINE
-from services.chat.rooms import NOTICE_LIMIT
 from services.runtime.config import env_name
 from services.runtime.options import server_options
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.chat.detect import DEFAULT_WINDOW
+from services.chat.directory import NOTICE_LIMIT
 from services.chat.protocol import DEFAULT_MAX_LINE
-from services.chat.rooms import NOTICE_LIMIT
 from services.runtime.config import ServerConfig
 
 DEFAULT_PORT = 8000

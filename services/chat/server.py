@@ -19,16 +19,16 @@ import trio
 
 from services.chat.config import ChatConfig
 from services.chat.console import Console
+from services.chat.directory import Directory
 from services.chat.events import ChatCode, Error
-from services.chat.handler import ChatHandler
 from services.chat.protocol import encode_server_event
-from services.chat.rooms import Directory
+from services.chat.session import ChatHandler
 from services.chat.stdio import FdReceiveStream, FdSendStream
 from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import configure_logging, get_logger, log_event
-from services.runtime.process import run_server
+from services.runtime.main import run_server
 from services.runtime.serve import serve
 
 

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import trio
 
-from services.remote_exec.classic import ClassicSession
+from services.remote_exec.classic_session import ClassicSession
 from services.remote_exec.config import TOKEN_ENV, ExecConfig
 from services.remote_exec.context import ServerContext
-from services.remote_exec.drain import IdleWaits
 from services.remote_exec.events import Error, ExecErrorCode
 from services.remote_exec.process import become_subreaper
 from services.remote_exec.protocol import ExecConnection, Role
@@ -28,9 +27,10 @@ from services.remote_exec.session import NetlabSession
 from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters
 from services.runtime.errors import RuntimeFailure
+from services.runtime.idle import IdleWaits
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import configure_logging, get_logger, log_event
-from services.runtime.process import run_server
+from services.runtime.main import run_server
 from services.runtime.serve import serve
 from services.wire.errors import RemoteProtocolError
 from services.wire.preface import Sniff, sniff

@@ -19,7 +19,6 @@ import math
 import trio
 
 from services.remote_exec.context import ServerContext, describe_command
-from services.remote_exec.drain import IdleWaits
 from services.remote_exec.events import (
     Cancel,
     Error,
@@ -40,6 +39,7 @@ from services.remote_exec.protocol import ExecConnection, Role
 from services.remote_exec.runner import CommandRun, Stopper, Stream
 from services.runtime.connection import PeerConnection
 from services.runtime.errors import PeerTimeout, RuntimeFailure
+from services.runtime.idle import IdleWaits
 from services.runtime.logs import log_event
 from services.wire.errors import RemoteProtocolError
 from services.wire.sentinels import CLOSED, NEED_DATA

@@ -22,7 +22,7 @@ from services.runtime.counters import Counters
 from services.runtime.errors import RuntimeFailure
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import configure_logging, get_logger, log_event
-from services.runtime.process import run_server
+from services.runtime.main import run_server
 from services.runtime.serve import serve
 from services.upload.classic_session import ClassicSession
 from services.upload.config import OverwritePolicy, UploadConfig

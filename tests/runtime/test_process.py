@@ -10,7 +10,7 @@ from functools import partial
 import trio
 
 from services.runtime import Counters, Lifecycle, ServerConfig, serve
-from services.runtime.process import run_server, serve_stats
+from services.runtime.main import run_server, serve_stats
 from tests.helpers import receive_exactly, wait_for
 from tests.runtime.test_serve import LOGGER, EchoServer
 

@@ -20,6 +20,7 @@ import trio
 from services.chat.classic import CLASSIC_RECV, ClassicDecoder
 from services.chat.config import ChatConfig
 from services.chat.detect import Detected, Mode, ModeDetector
+from services.chat.directory import Directory, Member
 from services.chat.events import (
     Bye,
     ChatCode,
@@ -38,7 +39,6 @@ from services.chat.events import (
 )
 from services.chat.protocol import HELP, ServerProtocol, encode_server_event
 from services.chat.ratelimit import TokenBucket
-from services.chat.rooms import Directory, Member
 from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters
 from services.runtime.errors import PeerClosed, PeerTimeout, RuntimeFailure

@@ -24,12 +24,12 @@ import math
 import trio
 
 from services.remote_exec.context import ServerContext, describe_command
-from services.remote_exec.drain import IdleWaits
 from services.remote_exec.outcome import Limits, Outcome, Stop
 from services.remote_exec.policy import Busy
 from services.remote_exec.runner import CommandRun, Stopper, Stream
 from services.runtime.connection import PeerConnection
 from services.runtime.errors import RuntimeFailure
+from services.runtime.idle import IdleWaits
 from services.runtime.logs import log_event
 
 RECEIVE_SIZE = 64 * 1024
