@@ -25,7 +25,7 @@ import trio
 
 from services.remote_exec.context import ServerContext, describe_command
 from services.remote_exec.outcome import Limits, Outcome, Stop
-from services.remote_exec.policy import Busy
+from services.remote_exec.policy import NoSlot
 from services.remote_exec.runner import CommandRun, Stopper, Stream
 from services.runtime.connection import PeerConnection
 from services.runtime.errors import RuntimeFailure
@@ -98,7 +98,7 @@ class ClassicSession:
         try:
             with self.idle_waits.idle() as scope:
                 await self.ctx.admission.acquire(config.queue_timeout)
-        except Busy as exc:
+        except NoSlot as exc:
             self.ctx.count("commands_refused")
             self.ctx.count("refused_busy")
             log_event(self.ctx.logger, "busy", peer=self.conn.peer, mode="classic", error=exc)

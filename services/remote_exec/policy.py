@@ -22,8 +22,8 @@ def token_matches(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
 
 
-class Busy(Exception):
-    """No slot for the command: the queue is full, or the wait timed out."""
+class NoSlot(Exception):
+    """No command slot: the queue is full, or the wait for a slot timed out."""
 
 
 class Admission:
@@ -42,7 +42,7 @@ class Admission:
     async def acquire(
         self, timeout: float, on_queued: Callable[[int], Awaitable[None]] | None = None
     ) -> None:
-        """Take one slot, waiting in line at most ``timeout`` s; ``Busy`` if there is none.
+        """Take one slot, waiting in line at most ``timeout`` s; ``NoSlot`` if there is none.
 
         ``on_queued(position)`` is awaited when the caller has to wait. The
         caller must :meth:`release` the slot.
@@ -53,7 +53,7 @@ class Admission:
         except trio.WouldBlock:
             pass
         if self.waiting >= self.max_queued:
-            raise Busy(f"{self.running} commands running and {self.waiting} waiting")
+            raise NoSlot(f"{self.running} commands running and {self.waiting} waiting")
         self.waiting += 1
         try:
             if on_queued is not None:
@@ -61,7 +61,7 @@ class Admission:
             with trio.move_on_after(timeout):
                 await self._slots.acquire()
                 return
-            raise Busy(f"no free slot within {timeout:g} s")
+            raise NoSlot(f"no free slot within {timeout:g} s")
         finally:
             self.waiting -= 1
 

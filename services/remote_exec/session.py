@@ -34,7 +34,7 @@ from services.remote_exec.events import (
     Stdout,
 )
 from services.remote_exec.outcome import Limits, Stop
-from services.remote_exec.policy import Busy, token_matches
+from services.remote_exec.policy import NoSlot, token_matches
 from services.remote_exec.protocol import ExecConnection, Role
 from services.remote_exec.runner import CommandRun, Stopper, Stream
 from services.runtime.connection import PeerConnection
@@ -151,7 +151,7 @@ class NetlabSession:
             with self.idle_waits.idle() as self._waiting:
                 await admission.acquire(config.queue_timeout, queued)
                 acquired = True
-        except Busy as exc:
+        except NoSlot as exc:
             self.ctx.count("commands_refused")
             self.ctx.count("refused_busy")
             log_event(self.ctx.logger, "busy", peer=self.conn.peer, error=exc)
