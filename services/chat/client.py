@@ -26,9 +26,8 @@ connection that has ended (or is ending: shutdown, kick, idle timeout).
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import trio
 
@@ -51,6 +50,8 @@ from services.chat.events import (
     WhoList,
 )
 from services.chat.protocol import ClientProtocol
+from services.runtime import retry
+from services.runtime.retry import NO_RETRY, Backoff, connect_with_retry
 from services.wire.errors import RemoteProtocolError
 from services.wire.preface import encode_preface
 from services.wire.sentinels import CLOSED, NEED_DATA
@@ -81,47 +82,16 @@ class ChatRefused(Exception):
         self.error = error
 
 
-@dataclass(frozen=True, kw_only=True)
-class Backoff:
-    """Connection retries: ``attempts`` tries in all, delays growing by ``factor`` up to a cap."""
-
-    attempts: int = 6
-    initial: float = 0.2
-    factor: float = 2.0
-    max_delay: float = 5.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1 or self.initial < 0 or self.factor < 1 or self.max_delay < 0:
-            raise ValueError("attempts >= 1, initial >= 0, factor >= 1, max_delay >= 0")
-
-    def delays(self) -> Iterator[float]:
-        """The pause before each retry (``attempts - 1`` of them)."""
-        delay = self.initial
-        for _ in range(self.attempts - 1):
-            yield min(delay, self.max_delay)
-            delay *= self.factor
-
-
-NO_RETRY = Backoff(attempts=1)
-
-
 async def connect(
     host: str, port: int, *, backoff: Backoff = NO_RETRY, connect_timeout: float = 5.0,
     on_retry: Callable[[Exception, float], None] | None = None,
 ) -> trio.SocketStream:
     """Open a TCP connection, retrying refused or timed-out attempts per ``backoff``."""
-    delays = backoff.delays()
-    while True:
-        try:
-            with trio.fail_after(connect_timeout):
-                return await trio.open_tcp_stream(host, port)
-        except (OSError, trio.TooSlowError) as exc:
-            delay = next(delays, None)
-            if delay is None:
-                raise ConnectFailed(f"cannot connect to {host}:{port}: {exc}") from exc
-            if on_retry is not None:
-                on_retry(exc, delay)
-            await trio.sleep(delay)
+    try:
+        return await connect_with_retry(host, port, backoff, connect_timeout=connect_timeout,
+                                        on_retry=on_retry)
+    except retry.ConnectFailed as exc:
+        raise ConnectFailed(str(exc)) from exc
 
 
 class ChatClient:

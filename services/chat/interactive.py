@@ -19,7 +19,6 @@ import trio
 
 from services.chat.client import (
     QUIT_TIMEOUT,
-    Backoff,
     ChatClient,
     ChatClosed,
     ChatRefused,
@@ -29,6 +28,7 @@ from services.chat.client import (
 from services.chat.events import ChatCode
 from services.chat.grammar import GUEST_PREFIX
 from services.chat.protocol import encode_server_event
+from services.runtime.retry import Backoff
 from services.wire.errors import LocalProtocolError, RemoteProtocolError
 from services.wire.lines import LineDecoder
 from services.wire.sentinels import CLOSED, NEED_DATA

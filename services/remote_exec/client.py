@@ -40,13 +40,13 @@ from services.remote_exec.events import (
     Stdout,
 )
 from services.remote_exec.protocol import ExecConnection, Role, State
+from services.runtime.retry import UNTIL_UP, ConnectFailed, connect_with_retry
 from services.wire.errors import ProtocolError
 from services.wire.preface import encode_preface
 from services.wire.sentinels import CLOSED, NEED_DATA
 
 RECEIVE_SIZE = 256 * 1024
 STDIN_CHUNK = 64 * 1024
-CONNECT_RETRY = 0.1
 
 EXIT_UNAVAILABLE = 69  # cannot connect, busy, server shutting down (sysexits EX_UNAVAILABLE)
 EXIT_PROTOCOL = 76  # the server broke the protocol (EX_PROTOCOL)
@@ -350,18 +350,11 @@ class ExecClient:
 
 async def _open_stream(host: str, port: int, connect_timeout: float) -> trio.SocketStream:
     """Connect, retrying refused connections until ``connect_timeout`` (a server starting)."""
-    deadline = trio.current_time() + connect_timeout
-    while True:
-        error: OSError | None = None
-        with trio.move_on_at(deadline):
-            try:
-                return await trio.open_tcp_stream(host, port)
-            except OSError as exc:
-                error = exc
-        if trio.current_time() >= deadline:
-            raise ExecConnectionError(f"cannot connect to {host}:{port}: "
-                                      f"{error or 'timed out'}")
-        await trio.sleep(CONNECT_RETRY)
+    try:
+        return await connect_with_retry(host, port, UNTIL_UP, connect_timeout=connect_timeout,
+                                        give_up_after=connect_timeout)
+    except ConnectFailed as exc:
+        raise ExecConnectionError(str(exc)) from exc
 
 
 open_exec = ExecClient.connect

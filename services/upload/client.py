@@ -24,6 +24,7 @@ from pathlib import Path
 import trio
 
 from services.runtime.connection import collapse
+from services.runtime.retry import UNTIL_UP, Backoff, ConnectFailed, connect_with_retry
 from services.upload.events import (
     Data,
     End,
@@ -50,6 +51,7 @@ from services.wire.sentinels import CLOSED, NEED_DATA
 
 RECEIVE_SIZE = 256 * 1024
 READ_AHEAD = 4
+MAX_RETRY_DELAY = 5.0  # seconds between two resume attempts, at most
 RETRYABLE = frozenset({UploadErrorCode.BUSY, UploadErrorCode.SHUTTING_DOWN,
                        UploadErrorCode.IDLE_TIMEOUT, UploadErrorCode.IO_ERROR})
 
@@ -316,15 +318,11 @@ class UploadClient:
 
 async def connect_stream(host: str, port: int, *, connect_timeout: float) -> trio.SocketStream:
     """Connect, retrying refused connections until ``connect_timeout`` (a server starting up)."""
-    delay = 0.05
-    with trio.move_on_after(connect_timeout):
-        while True:
-            try:
-                return await trio.open_tcp_stream(host, port)
-            except OSError:
-                await trio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-    raise ConnectionLost(f"cannot connect to {host}:{port} within {connect_timeout:g} s")
+    try:
+        return await connect_with_retry(host, port, UNTIL_UP, connect_timeout=connect_timeout,
+                                        give_up_after=connect_timeout)
+    except ConnectFailed as exc:
+        raise ConnectionLost(str(exc)) from exc
 
 
 @asynccontextmanager
@@ -345,15 +343,16 @@ async def open_upload(host: str, port: int, *, connect_timeout: float = 5.0,
 
 async def _retrying(attempt: Callable[[], Awaitable[object]], retries: int,
                     backoff: float, retryable_codes: frozenset[str] = RETRYABLE) -> object:
-    for number in range(retries + 1):
+    delays = Backoff(attempts=retries + 1, initial=backoff, max_delay=MAX_RETRY_DELAY).delays()
+    while True:
         try:
             return await attempt()
         except (ConnectionLost, UploadRefused) as exc:
             retryable = isinstance(exc, ConnectionLost) or exc.code in retryable_codes
-            if not retryable or number == retries:
+            delay = next(delays, None)
+            if not retryable or delay is None:
                 raise
-        await trio.sleep(min(backoff * 2**number, 5.0))
-    raise AssertionError("unreachable")
+        await trio.sleep(delay)
 
 
 async def put_resuming(host: str, port: int, source: Source, *, name: str | None = None,
