@@ -29,7 +29,6 @@ from services.remote_exec.policy import NoSlot
 from services.remote_exec.runner import CommandRun, Stopper, Stream
 from services.runtime.connection import PeerConnection
 from services.runtime.errors import RuntimeFailure
-from services.runtime.idle import IdleWaits
 from services.runtime.logs import log_event
 
 RECEIVE_SIZE = 64 * 1024
@@ -53,10 +52,9 @@ def choose_result(outcome: Outcome, stdout: bytes, stderr: bytes, limits: Limits
 class ClassicSession:
     """Serves one tutorial exec client."""
 
-    def __init__(self, ctx: ServerContext, conn: PeerConnection, idle_waits: IdleWaits) -> None:
+    def __init__(self, ctx: ServerContext, conn: PeerConnection) -> None:
         self.ctx = ctx
         self.conn = conn
-        self.idle_waits = idle_waits
 
     async def run(self, first: bytes) -> None:
         """Serve commands until the client leaves; ``first`` is the first command's bytes."""
@@ -74,7 +72,7 @@ class ClassicSession:
             if result is None or not await self._answer(result):
                 return
             command = b""
-            with self.idle_waits.idle():
+            with self.ctx.idle_waits.idle():
                 command = await self.conn.receive(RECEIVE_SIZE)
 
     async def _answer(self, result: bytes) -> bool:
@@ -96,7 +94,7 @@ class ClassicSession:
             self.ctx.count("commands_refused")
             return b"netlab: bad command (NUL byte)\n"
         try:
-            with self.idle_waits.idle() as scope:
+            with self.ctx.idle_waits.idle() as scope:
                 await self.ctx.admission.acquire(config.queue_timeout)
         except NoSlot as exc:
             self.ctx.count("commands_refused")

@@ -1,29 +1,23 @@
-"""What every exec connection shares: settings, counters, shutdown state, admission, log."""
+"""What every exec connection shares: the runtime context, the admission queue, the environment."""
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 
 from services.remote_exec.config import TOKEN_ENV, ExecConfig
 from services.remote_exec.outcome import Outcome, Stop
 from services.remote_exec.policy import Admission
-from services.runtime.counters import Counters
-from services.runtime.lifecycle import Lifecycle
+from services.runtime.context import ServiceContext
 from services.runtime.logs import log_event
 
 SHUTDOWN_SLACK = 0.25  # seconds kept back to send EXIT before the grace period ends
 
 
-@dataclass
-class ServerContext:
-    """Shared by the sessions of one server; mutated only from its Trio thread."""
+@dataclass(kw_only=True)
+class ServerContext(ServiceContext[ExecConfig]):
+    """Shared by the sessions of one exec server: the runtime's context plus admission and env."""
 
-    config: ExecConfig
-    counters: Counters
-    lifecycle: Lifecycle
-    logger: logging.Logger
     admission: Admission = field(init=False)
     env: dict[str, str] | None = field(init=False)
 
@@ -39,9 +33,6 @@ class ServerContext:
         """How long a running command may go on once shutdown starts, leaving time to kill it."""
         reserve = self.config.kill_grace + self.config.drain_timeout + SHUTDOWN_SLACK
         return max(0.0, self.config.grace_period - reserve)
-
-    def count(self, name: str, n: int = 1) -> None:
-        self.counters.extra[name] += n
 
     def record(self, outcome: Outcome, *, peer: str, mode: str) -> None:
         """Count and log how a command ended."""

@@ -39,7 +39,6 @@ from services.remote_exec.protocol import ExecConnection, Role
 from services.remote_exec.runner import CommandRun, Stopper, Stream
 from services.runtime.connection import PeerConnection
 from services.runtime.errors import PeerTimeout, RuntimeFailure
-from services.runtime.idle import IdleWaits
 from services.runtime.logs import log_event
 from services.wire.errors import RemoteProtocolError
 from services.wire.sentinels import CLOSED, NEED_DATA
@@ -51,11 +50,10 @@ STDIN_QUEUE = 4  # STDIN frames (≤ 1 MiB each) held while the command's stdin 
 class NetlabSession:
     """Serves one netlab client (after its preface)."""
 
-    def __init__(self, ctx: ServerContext, conn: PeerConnection, idle_waits: IdleWaits) -> None:
+    def __init__(self, ctx: ServerContext, conn: PeerConnection) -> None:
         self.ctx = ctx
         self.conn = conn
         self.proto = ExecConnection(Role.SERVER)
-        self.idle_waits = idle_waits
         self._waiting: trio.CancelScope | None = None  # the wait for a slot, if waiting
         self._client_error: RemoteProtocolError | None = None
 
@@ -69,7 +67,7 @@ class NetlabSession:
         try:
             while True:
                 event: Event | None = None
-                with self.idle_waits.idle():
+                with self.ctx.idle_waits.idle():
                     event = await self._next_event()
                 if self.ctx.lifecycle.is_draining:
                     self._fatal(ExecErrorCode.SHUTTING_DOWN, "the server is shutting down")
@@ -148,7 +146,7 @@ class NetlabSession:
 
         acquired = False
         try:
-            with self.idle_waits.idle() as self._waiting:
+            with self.ctx.idle_waits.idle() as self._waiting:
                 await admission.acquire(config.queue_timeout, queued)
                 acquired = True
         except NoSlot as exc:

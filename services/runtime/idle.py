@@ -1,8 +1,15 @@
-"""Interrupting a connection's idle waits when the server starts shutting down.
+"""Idle waits: the waits of a server's connections that shutdown may cut short.
 
-A connection waiting for its client's next request (or for a command slot)
-has nothing in flight, so shutdown can end it at once; a running command
-instead gets the grace period (see :mod:`services.remote_exec.runner`).
+A connection waiting for its client's next request (or its first bytes, or a
+command slot) has nothing in flight, so shutdown can end it at once; work in
+flight instead gets the grace period (see :mod:`services.runtime.serve`).
+
+One :class:`IdleWaits` serves every connection of a server: a wait costs a
+cancel scope in a set, not a task per connection, so idle clients stay cheap.
+
+Resource handling: :meth:`IdleWaits.watch` runs for the server's lifetime
+(the server skeleton starts it); each ``idle()`` scope leaves the set when its
+block ends, however it ends.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ class IdleWaits:
 
     @contextmanager
     def idle(self) -> Iterator[trio.CancelScope]:
-        """A scope cancelled when shutdown starts (at once if it already has)."""
+        """A scope cancelled when shutdown starts (at once if it already has).
+
+        ``scope.cancelled_caught`` tells the caller the wait was cut short.
+        """
         scope = trio.CancelScope()
         if self.lifecycle.is_draining:
             scope.cancel()
@@ -36,7 +46,7 @@ class IdleWaits:
             self._scopes.discard(scope)
 
     async def watch(self) -> None:
-        """Run for the connection's lifetime: cancel the idle waits on shutdown."""
+        """Run for the server's lifetime: cancel every idle wait when shutdown starts."""
         await self.lifecycle.draining.wait()
         for scope in list(self._scopes):
             scope.cancel()

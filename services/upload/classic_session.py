@@ -19,7 +19,7 @@ import logging
 
 import trio
 
-from services.runtime.connection import PeerConnection, collapse
+from services.runtime.connection import PeerConnection
 from services.runtime.logs import log_event
 from services.upload.classic import FALSE, TRUE, ClassicDecoder, ClassicEvent, ClassicHeader
 from services.upload.context import ServerContext
@@ -38,7 +38,6 @@ class ClassicSession:
         self.ctx = ctx
         self.conn = conn
         self.decoder = ClassicDecoder()
-        self._idle_scope: trio.CancelScope | None = None
 
     def _log(self, event: str, *, level: int = logging.INFO, **fields: object) -> None:
         log_event(self.ctx.logger, event, level=level, peer=self.conn.peer, mode="classic",
@@ -48,29 +47,17 @@ class ClassicSession:
         if initial:  # b"" would mean EOF
             self.decoder.receive_data(initial)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._watch_drain)
-                await self._serve_files()
-                nursery.cancel_scope.cancel()
-        except Exception as group:
-            exc = collapse(group)
-            if not isinstance(exc, RemoteProtocolError):
-                raise exc from None
+            await self._serve_files()
+        except RemoteProtocolError as exc:
             # The tutorial's client has no way to read an explanation: close.
             self.ctx.counters.error(exc.code)
             self._log("protocol-error", level=logging.WARNING, code=exc.code, error=exc.message)
 
-    async def _watch_drain(self) -> None:
-        await self.ctx.lifecycle.draining.wait()
-        if self._idle_scope is not None:
-            self._idle_scope.cancel()
-
     async def _serve_files(self) -> None:
         while not self.ctx.lifecycle.is_draining:
             event: ClassicEvent | Closed | None = None
-            with trio.CancelScope() as self._idle_scope:
+            with self.ctx.idle_waits.idle():
                 event = await self._next()  # between files: drain ends the session
-            self._idle_scope = None
             if not isinstance(event, ClassicHeader):
                 return  # CLOSED, or interrupted by draining
             if not await self._upload(event):

@@ -1,26 +1,21 @@
-"""What every connection handler of one upload server shares."""
+"""What every session of one upload server shares: the runtime context and the store."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from services.runtime.counters import Counters
-from services.runtime.lifecycle import Lifecycle
+import trio
+
+from services.runtime.context import ServiceContext
 from services.upload.config import UploadConfig
 from services.upload.storage import Store
 
 
-@dataclass(frozen=True, slots=True)
-class ServerContext:
-    """The server's config, store, counters, lifecycle and logger."""
+@dataclass(kw_only=True)
+class ServerContext(ServiceContext[UploadConfig]):
+    """The runtime's context plus the store (its disk work bounded by ``io_threads``)."""
 
-    config: UploadConfig
-    store: Store
-    counters: Counters
-    lifecycle: Lifecycle
-    logger: logging.Logger
+    store: Store = field(init=False)
 
-    def count(self, name: str, amount: int = 1) -> None:
-        """Add to one of the upload figures in ``counters.extra``."""
-        self.counters.extra[name] += amount
+    def __post_init__(self) -> None:
+        self.store = Store(self.config, limiter=trio.CapacityLimiter(self.config.io_threads))

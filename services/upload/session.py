@@ -83,7 +83,6 @@ class NetlabSession:
         self.ctx = ctx
         self.conn = conn
         self.proto = UploadConnection(Role.SERVER)
-        self._idle_scope: trio.CancelScope | None = None
 
     def _log(self, event: str, *, level: int = logging.INFO, **fields: object) -> None:
         log_event(self.ctx.logger, event, level=level, peer=self.conn.peer, **fields)
@@ -93,10 +92,7 @@ class NetlabSession:
         if initial:  # b"" would mean EOF
             self.proto.receive_data(initial)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._watch_drain)
-                await self._serve_requests()
-                nursery.cancel_scope.cancel()
+            await self._serve_requests()
         except Exception as group:
             exc = collapse(group)
             if isinstance(exc, SessionOver):
@@ -111,20 +107,14 @@ class NetlabSession:
                 self._farewell(Error(UploadErrorCode.IDLE_TIMEOUT, str(exc)))
             raise exc from None
 
-    async def _watch_drain(self) -> None:
-        await self.ctx.lifecycle.draining.wait()
-        if self._idle_scope is not None:
-            self._idle_scope.cancel()
-
     async def _serve_requests(self) -> None:
         while True:
             if self.ctx.lifecycle.is_draining:
                 self._farewell(Error(UploadErrorCode.SHUTTING_DOWN, "server is shutting down"))
                 return
             event: Event | Closed | None = None
-            with trio.CancelScope() as self._idle_scope:
+            with self.ctx.idle_waits.idle():
                 event = await self._next_event()
-            self._idle_scope = None
             if event is None:
                 continue  # interrupted by draining: the loop says goodbye
             if event is CLOSED:
