@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.docblocks import ROOT, Block, blocks, to_script
-
-BLOCK_TIMEOUT = 240
-
-
-def copy_project(dest: Path) -> Path:
-    """A copy of the tracked files (and uncommitted edits to them) at ``dest``."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, check=True, capture_output=True,
-    ).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            target = dest / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    return dest
-
-
-def run_block(block: Block, workdir: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NETLAB_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONUNBUFFERED"] = "1"
-    return subprocess.run(
-        ["bash", "-c", to_script(block)],
-        cwd=workdir, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=BLOCK_TIMEOUT,
-    )
+from tests.support.docblocks import (
+    BLOCK_TIMEOUT,
+    ROOT,
+    Block,
+    blocks,
+    copy_project,
+    run_block,
+    to_script,
+)
 
 
 @pytest.mark.timeout(BLOCK_TIMEOUT + 30)

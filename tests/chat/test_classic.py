@@ -7,9 +7,9 @@ import socket
 import trio
 
 from services.chat.events import Message
-from tests.chat.support import start_server
-from tests.chat.test_server import joined
-from tests.helpers import wait_for
+from tests.support.peers import joined
+from tests.support.servers import StartChat
+from tests.support.waiting import wait_for
 
 
 class TutorialClient:
@@ -33,16 +33,16 @@ class TutorialClient:
 
 
 async def operator_sees(server: object, text: str) -> None:
-    output = server.console_output  # type: ignore[attr-defined]
+    output = server.console_output
     seen = b""
     with trio.fail_after(5):
         while text.encode() not in seen:
             seen += await output.receive_some(4096)
 
 
-async def test_operator_console_answers_a_tutorial_client(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    client = TutorialClient(port)
+async def test_operator_console_answers_a_tutorial_client(start_server: StartChat) -> None:
+    server = await start_server()
+    client = TutorialClient(server.port)
     try:
         async with trio.open_nursery() as inner:
             answer: list[bytes] = []
@@ -52,7 +52,7 @@ async def test_operator_console_answers_a_tutorial_client(nursery: trio.Nursery)
 
             inner.start_soon(ask)
             await operator_sees(server, "[#lobby] <guest-1> hello server")
-            await server.console_input.send_all(  # type: ignore[attr-defined]
+            await server.console_input.send_all(
                 "你好, welcome\n".encode()
             )
         assert answer == ["[#lobby] <operator> 你好, welcome\n".encode()]
@@ -60,17 +60,17 @@ async def test_operator_console_answers_a_tutorial_client(nursery: trio.Nursery)
         async with trio.open_nursery() as inner:
             inner.start_soon(ask)
             await operator_sees(server, "<guest-1> hello server")
-            await server.console_input.send_all(b"@guest-1 just for you\n")  # type: ignore[attr-defined]
+            await server.console_input.send_all(b"@guest-1 just for you\n")
         assert answer[1] == b"[@guest-1] <operator> just for you\n"
     finally:
         client.close()
     await wait_for(lambda: server.counters.tasks_open == 0)
 
 
-async def test_tutorial_client_talks_with_a_line_mode_client(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    bob = await joined(port, "bob")
-    client = TutorialClient(port)
+async def test_tutorial_client_talks_with_a_line_mode_client(start_server: StartChat) -> None:
+    server = await start_server()
+    bob = await joined(server.port, "bob")
+    client = TutorialClient(server.port)
     try:
         async with trio.open_nursery() as inner:
             answer: list[bytes] = []
@@ -88,9 +88,9 @@ async def test_tutorial_client_talks_with_a_line_mode_client(nursery: trio.Nurse
     await wait_for(lambda: server.counters.tasks_open == 0)
 
 
-async def test_bad_bytes_from_a_tutorial_client_close_it(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    client = TutorialClient(port)
+async def test_bad_bytes_from_a_tutorial_client_close_it(start_server: StartChat) -> None:
+    server = await start_server()
+    client = TutorialClient(server.port)
     try:
         reply = await trio.to_thread.run_sync(lambda: (client.sock.send(b"\xff\xfe"),
                                                        client.sock.recv(1024))[1])
@@ -101,9 +101,9 @@ async def test_bad_bytes_from_a_tutorial_client_close_it(nursery: trio.Nursery) 
     assert server.counters.errors_by_reason["bad-encoding"] == 1
 
 
-async def test_tutorial_client_is_told_of_shutdown_in_plain_text(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    client = TutorialClient(port)
+async def test_tutorial_client_is_told_of_shutdown_in_plain_text(start_server: StartChat) -> None:
+    server = await start_server()
+    client = TutorialClient(server.port)
     try:
         async with trio.open_nursery() as inner:
             answer: list[bytes] = []
@@ -122,9 +122,9 @@ async def test_tutorial_client_is_told_of_shutdown_in_plain_text(nursery: trio.N
         await server.lifecycle.stopped.wait()
 
 
-async def test_tutorial_client_never_sees_join_notices(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    client = TutorialClient(port)
+async def test_tutorial_client_never_sees_join_notices(start_server: StartChat) -> None:
+    server = await start_server()
+    client = TutorialClient(server.port)
     try:
         async with trio.open_nursery() as inner:
             answer: list[bytes] = []
@@ -134,20 +134,20 @@ async def test_tutorial_client_never_sees_join_notices(nursery: trio.Nursery) ->
 
             inner.start_soon(ask)
             await operator_sees(server, "<guest-1> hi")
-            carol = await joined(port, "carol")
+            carol = await joined(server.port, "carol")
             await carol.send(b"/who\n")
             await carol.send(b"first real message\n")
         assert answer == [b"[#lobby] <carol> first real message\n"]
-        assert server.directory.who("lobby").nicks == ("carol", "guest-1")
+        assert server.server.directory.who("lobby").nicks == ("carol", "guest-1")
     finally:
         client.close()
     await carol.aclose()
 
 
-async def test_a_long_first_message_is_cut_as_recv_1024_would(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    bob = await joined(port, "bob")
-    client = TutorialClient(port)
+async def test_a_long_first_message_is_cut_as_recv_1024_would(start_server: StartChat) -> None:
+    server = await start_server()
+    bob = await joined(server.port, "bob")
+    client = TutorialClient(server.port)
     try:
         await trio.to_thread.run_sync(client.sock.send, b"a" * 1500)
         first = await bob.expect(Message)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 import trio
 import trio.testing
@@ -11,22 +9,16 @@ import trio.testing
 from services.chat.client import Backoff, ChatClosed, ChatRefused, connect, open_chat
 from services.chat.events import ChatCode, Joined, Left, Message, Renamed, RoomList
 from services.chat.interactive import InteractiveClient
-from tests.chat.support import start_server
-from tests.helpers import wait_for
+from tests.support.ports import free_port
+from tests.support.servers import StartChat, start_chat
+from tests.support.waiting import wait_for
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-async def test_library_takes_nick_and_room_and_chats(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    async with open_chat("127.0.0.1", port, nick="alice", room="dev") as alice:
+async def test_library_takes_nick_and_room_and_chats(start_server: StartChat) -> None:
+    server = await start_server()
+    async with open_chat("127.0.0.1", server.port, nick="alice", room="dev") as alice:
         assert (alice.nick, alice.room) == ("alice", "dev")
-        async with open_chat("127.0.0.1", port, nick="bob", room="#dev") as bob:
+        async with open_chat("127.0.0.1", server.port, nick="bob", room="#dev") as bob:
             while await alice.next_event(5) != Joined("dev", "bob"):
                 pass
             await bob.say("hi alice")
@@ -42,18 +34,18 @@ async def test_library_takes_nick_and_room_and_chats(nursery: trio.Nursery) -> N
     await wait_for(lambda: server.counters.tasks_open == 0)
 
 
-async def test_library_reports_a_taken_nick(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
-    async with open_chat("127.0.0.1", port, nick="alice"):
+async def test_library_reports_a_taken_nick(start_server: StartChat) -> None:
+    server = await start_server()
+    async with open_chat("127.0.0.1", server.port, nick="alice"):
         with pytest.raises(ChatRefused) as info:
-            async with open_chat("127.0.0.1", port, nick="alice"):
+            async with open_chat("127.0.0.1", server.port, nick="alice"):
                 pass
     assert info.value.error.code == ChatCode.NICK_TAKEN
 
 
-async def test_library_sees_a_rename_of_itself(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
-    async with open_chat("127.0.0.1", port) as chat:
+async def test_library_sees_a_rename_of_itself(start_server: StartChat) -> None:
+    server = await start_server()
+    async with open_chat("127.0.0.1", server.port) as chat:
         old = chat.nick
         await chat.set_nick("zed")
         assert chat.nick == "zed"
@@ -61,22 +53,22 @@ async def test_library_sees_a_rename_of_itself(nursery: trio.Nursery) -> None:
             assert isinstance(event, Joined)
 
 
-async def test_connect_retries_with_backoff_until_the_server_is_up() -> None:
+async def test_connect_retries_with_backoff_until_the_server_is_up(
+    nursery: trio.Nursery,
+) -> None:
     port = free_port()
     retries: list[float] = []
-    async with trio.open_nursery() as nursery:
 
-        async def late_server() -> None:
-            await trio.sleep(0.4)
-            await start_server(nursery, port=port)
+    async def late_server() -> None:
+        await wait_for(lambda: len(retries) >= 3)  # three refusals first, however slow
+        await start_chat(nursery, port=port)
 
-        nursery.start_soon(late_server)
-        backoff = Backoff(attempts=20, initial=0.05, factor=2.0, max_delay=0.2)
-        stream = await connect(
-            "127.0.0.1", port, backoff=backoff, on_retry=lambda exc, d: retries.append(d)
-        )
-        await stream.aclose()
-        nursery.cancel_scope.cancel()
+    nursery.start_soon(late_server)
+    backoff = Backoff(attempts=20, initial=0.05, factor=2.0, max_delay=0.2)
+    stream = await connect(
+        "127.0.0.1", port, backoff=backoff, on_retry=lambda exc, d: retries.append(d)
+    )
+    await stream.aclose()
     assert retries[:3] == [0.05, 0.1, 0.2]
     assert all(delay <= 0.2 for delay in retries)
 
@@ -110,12 +102,12 @@ class Terminal:
 
 
 async def test_interactive_client_prints_joins_and_exits_zero_at_eof(
-    nursery: trio.Nursery,
+    start_server: StartChat, nursery: trio.Nursery,
 ) -> None:
-    _, port = await start_server(nursery)
+    server = await start_server()
     term = Terminal()
     client = InteractiveClient(
-        host="127.0.0.1", port=port, nick="alice", room=None, backoff=Backoff(attempts=2),
+        host="127.0.0.1", port=server.port, nick="alice", room=None, backoff=Backoff(attempts=2),
         stdin=term.stdin, stdout=term.stdout, stderr=term.stderr,
     )
     status: list[int] = []
@@ -125,7 +117,7 @@ async def test_interactive_client_prints_joins_and_exits_zero_at_eof(
 
     nursery.start_soon(run)
     await term.sees(b"is now alice")
-    async with open_chat("127.0.0.1", port, nick="bob") as bob:
+    async with open_chat("127.0.0.1", server.port, nick="bob") as bob:
         await term.sees(b"is now bob")
         await bob.say("hello alice")
         await term.sees(b"[#lobby] <bob> hello alice\n")
@@ -154,17 +146,17 @@ async def test_interactive_client_reconnects_and_takes_back_its_nick() -> None:
         async def run() -> None:
             status.append(await client.run())
 
-        first, _ = await start_server(nursery, port=port)
+        first = await start_chat(nursery, port=port)
         nursery.start_soon(run)
         await term.sees(b"connected to", stream="status")
         first.lifecycle.request_shutdown("restart")
         await first.lifecycle.stopped.wait()
         await term.sees(b"server-shutdown")
-        second, _ = await start_server(nursery, port=port)
+        second = await start_chat(nursery, port=port)
         # Back under its nick, in its room (the client asks for both again).
         await wait_for(
-            lambda: "alice" in second.directory.by_nick
-            and second.directory.by_nick["alice"].room == "dev"
+            lambda: "alice" in second.server.directory.by_nick
+            and second.server.directory.by_nick["alice"].room == "dev"
         )
         await term.sees(b"reconnecting in", stream="status")
         await term.keyboard.aclose()
@@ -184,11 +176,13 @@ async def test_interactive_client_gives_up_when_no_server_answers() -> None:
     await term.sees(b"cannot connect", stream="status")
 
 
-async def test_interactive_client_does_not_come_back_when_kicked(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
+async def test_interactive_client_does_not_come_back_when_kicked(
+    start_server: StartChat, nursery: trio.Nursery
+) -> None:
+    server = await start_server()
     term = Terminal()
     client = InteractiveClient(
-        host="127.0.0.1", port=port, nick="mallory", room=None,
+        host="127.0.0.1", port=server.port, nick="mallory", room=None,
         backoff=Backoff(attempts=5, initial=0.01),
         stdin=term.stdin, stdout=term.stdout, stderr=term.stderr,
     )
@@ -199,7 +193,7 @@ async def test_interactive_client_does_not_come_back_when_kicked(nursery: trio.N
 
     nursery.start_soon(run)
     await term.sees(b"connected to", stream="status")
-    await server.console_input.send_all(b"/kick mallory flooding\n")  # type: ignore[attr-defined]
+    await server.console_input.send_all(b"/kick mallory flooding\n")
     await term.sees(b"! kicked: flooding")
     await wait_for(lambda: status == [1])
     await term.sees(b"not reconnecting", stream="status")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import trio
 
 from services.chat.events import ChatCode, Error, Joined, Left, Message, Private
-from tests.chat.support import start_server
-from tests.chat.test_server import joined
-from tests.helpers import wait_for
+from tests.support.peers import joined
+from tests.support.servers import StartChat
+from tests.support.waiting import wait_for
 
 
 class Operator:
     def __init__(self, server: object) -> None:
-        self.input = server.console_input  # type: ignore[attr-defined]
-        self.output = server.console_output  # type: ignore[attr-defined]
+        self.input = server.console_input
+        self.output = server.console_output
         self.seen = b""
 
     async def type(self, line: str) -> None:
@@ -30,11 +30,11 @@ class Operator:
                 self.seen += await self.output.receive_some(4096)
 
 
-async def test_operator_speaks_to_lobby_rooms_and_one_client(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
+async def test_operator_speaks_to_lobby_rooms_and_one_client(start_server: StartChat) -> None:
+    server = await start_server()
     op = Operator(server)
-    alice = await joined(port, "alice")
-    bob = await joined(port, "bob")
+    alice = await joined(server.port, "alice")
+    bob = await joined(server.port, "bob")
     await bob.send(b"/join dev\n")
     await bob.expect(Joined)
     await op.type("hello lobby")
@@ -52,10 +52,10 @@ async def test_operator_speaks_to_lobby_rooms_and_one_client(nursery: trio.Nurse
         await peer.aclose()
 
 
-async def test_operator_who_rooms_and_errors(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
+async def test_operator_who_rooms_and_errors(start_server: StartChat) -> None:
+    server = await start_server()
     op = Operator(server)
-    alice = await joined(port, "alice")
+    alice = await joined(server.port, "alice")
     await op.type("/who")
     assert await op.sees("= who") == "= who #lobby 1 alice"
     await op.type("/rooms")
@@ -69,11 +69,11 @@ async def test_operator_who_rooms_and_errors(nursery: trio.Nursery) -> None:
     await alice.aclose()
 
 
-async def test_kick_tells_the_client_and_its_room(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
+async def test_kick_tells_the_client_and_its_room(start_server: StartChat) -> None:
+    server = await start_server()
     op = Operator(server)
-    alice = await joined(port, "alice")
-    mallory = await joined(port, "mallory")
+    alice = await joined(server.port, "alice")
+    mallory = await joined(server.port, "mallory")
     await op.type("/kick mallory spamming")
     assert (await mallory.drain())[-1] == Error(ChatCode.KICKED, "spamming")
     assert await alice.expect(Left) == Left("lobby", "mallory", "kicked")
@@ -82,12 +82,12 @@ async def test_kick_tells_the_client_and_its_room(nursery: trio.Nursery) -> None
     await wait_for(lambda: server.counters.tasks_open == 0)
 
 
-async def test_console_eof_does_not_stop_the_server(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    await server.console_input.aclose()  # type: ignore[attr-defined]
+async def test_console_eof_does_not_stop_the_server(start_server: StartChat) -> None:
+    server = await start_server()
+    await server.console_input.aclose()
     await trio.sleep(0.05)
-    alice = await joined(port, "alice")
-    bob = await joined(port, "bob")
+    alice = await joined(server.port, "alice")
+    bob = await joined(server.port, "bob")
     await alice.send(b"still here\n")
     assert await bob.expect(Message) == Message("lobby", "alice", "still here")
     assert not server.lifecycle.is_draining
@@ -95,9 +95,9 @@ async def test_console_eof_does_not_stop_the_server(nursery: trio.Nursery) -> No
         await peer.aclose()
 
 
-async def test_console_shutdown_command_drains_the_server(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    alice = await joined(port)
+async def test_console_shutdown_command_drains_the_server(start_server: StartChat) -> None:
+    server = await start_server()
+    alice = await joined(server.port)
     await Operator(server).type("/shutdown")
     assert (await alice.drain())[-1].code == ChatCode.SERVER_SHUTDOWN  # type: ignore[union-attr]
     await alice.aclose()

@@ -21,7 +21,7 @@ from services.chat.protocol import (
 )
 from services.runtime.connection import MAX_BATCH
 from services.wire import encode_preface
-from tests.docblocks import ROOT
+from tests.support.docblocks import ROOT
 
 DOC = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
 CHAT = DOC.split("<!-- chat:begin -->", 1)[1].split("<!-- chat:end -->", 1)[0]

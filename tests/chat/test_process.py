@@ -16,8 +16,8 @@ from services.chat import cli as chat_cli
 from services.chat.client import Backoff
 from services.chat.config import ChatConfig
 from services.chat.events import ChatCode, Error, Message
-from tests.chat.support import Peer
-from tests.chat.test_server import joined
+from tests.support.peers import LinePeer as Peer
+from tests.support.peers import joined
 
 LISTENING = re.compile(rb"event=listening host=\S+ port=(\d+)")
 

@@ -20,12 +20,13 @@ from services.chat.events import (
     Welcome,
     WhoList,
 )
-from tests.chat.support import Peer, start_server
-from tests.helpers import wait_for
+from tests.support.peers import LinePeer
+from tests.support.servers import StartChat
+from tests.support.waiting import wait_for
 
 
-async def joined(port: int, nick: str | None = None, *, preface: bool = True) -> Peer:
-    peer = await Peer.connect(port, preface=preface)
+async def joined(port: int, nick: str | None = None, *, preface: bool = True) -> LinePeer:
+    peer = await LinePeer.connect(port, preface=preface)
     if not preface:
         await peer.send(b"/who\n")
     welcome = await peer.expect(Welcome)
@@ -37,10 +38,10 @@ async def joined(port: int, nick: str | None = None, *, preface: bool = True) ->
     return peer
 
 
-async def test_welcome_join_notice_and_message(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    alice = await joined(port, "alice")
-    bob = await joined(port, "bob")
+async def test_welcome_join_notice_and_message(start_server: StartChat) -> None:
+    server = await start_server()
+    alice = await joined(server.port, "alice")
+    bob = await joined(server.port, "bob")
     assert await alice.expect(Joined) == Joined("lobby", bob_nick := "guest-2")
     assert await alice.expect(Renamed) == Renamed(bob_nick, "bob")
     await alice.send(b"hello bob\n")
@@ -52,9 +53,9 @@ async def test_welcome_join_notice_and_message(nursery: trio.Nursery) -> None:
     assert server.counters.extra["messages_received"] == 1
 
 
-async def test_nc_user_in_line_mode_gets_human_lines(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+async def test_nc_user_in_line_mode_gets_human_lines(start_server: StartChat) -> None:
+    server = await start_server()
+    async with await trio.open_tcp_stream("127.0.0.1", server.port) as stream:
         await stream.send_all(b"/nick carol\r\n")
         data = b""
         with trio.fail_after(5):
@@ -63,10 +64,10 @@ async def test_nc_user_in_line_mode_gets_human_lines(nursery: trio.Nursery) -> N
     assert data == b"= welcome guest-1 #lobby\n* guest-1 joined #lobby\n* guest-1 is now carol\n"
 
 
-async def test_rooms_who_and_private_messages(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
-    alice = await joined(port, "alice")
-    bob = await joined(port, "bob")
+async def test_rooms_who_and_private_messages(start_server: StartChat) -> None:
+    server = await start_server()
+    alice = await joined(server.port, "alice")
+    bob = await joined(server.port, "bob")
     await bob.send(b"/join #dev\n")
     assert await bob.expect(Joined) == Joined("dev", "bob")
     assert await alice.expect(Left) == Left("lobby", "bob", "moved to #dev")
@@ -89,16 +90,16 @@ async def test_rooms_who_and_private_messages(nursery: trio.Nursery) -> None:
 
 
 async def test_fifty_clients_get_every_message_in_per_sender_order(
-    nursery: trio.Nursery,
+    start_server: StartChat,
 ) -> None:
-    server, port = await start_server(nursery)
+    server = await start_server()
     clients, count, per_sender = [], 50, 20
     for i in range(count):
-        clients.append(await joined(port, f"c{i}"))
-    await wait_for(lambda: len(server.directory.rooms["lobby"]) == count)
+        clients.append(await joined(server.port, f"c{i}"))
+    await wait_for(lambda: len(server.server.directory.rooms["lobby"]) == count)
     received: dict[int, dict[str, list[int]]] = {}
 
-    async def run(i: int, peer: Peer) -> None:
+    async def run(i: int, peer: LinePeer) -> None:
         async def read() -> None:
             seen: dict[str, list[int]] = {}
             total = 0
@@ -129,24 +130,24 @@ async def test_fifty_clients_get_every_message_in_per_sender_order(
 
 
 async def test_slow_consumer_is_disconnected_and_others_are_not_delayed(
-    nursery: trio.Nursery,
+    start_server: StartChat,
 ) -> None:
-    server, port = await start_server(nursery, queue_size=64, send_timeout=30)
+    server = await start_server(queue_size=64, send_timeout=30)
     # A client that never reads, with the smallest receive buffer the kernel allows.
     slow = socket.socket()
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
     slow.setblocking(False)
     slow_stream = trio.SocketStream(trio.socket.from_stdlib_socket(slow))
-    await slow_stream.socket.connect(("127.0.0.1", port))
+    await slow_stream.socket.connect(("127.0.0.1", server.port))
     await slow_stream.send_all(b"\x00netlab/1 chat\n/nick slow\n")
-    await wait_for(lambda: "slow" in server.directory.by_nick)
-    sender = await joined(port, "sender")
-    fast = await joined(port, "fast")
+    await wait_for(lambda: "slow" in server.server.directory.by_nick)
+    sender = await joined(server.port, "sender")
+    fast = await joined(server.port, "fast")
     line = "x" * 1000
     worst = 0.0
     sent = 0
     with trio.fail_after(30):
-        while "slow" in server.directory.by_nick:
+        while "slow" in server.server.directory.by_nick:
             start = trio.current_time()
             await sender.send(f"{sent} {line}\n".encode())
             event = await fast.expect(Message)
@@ -168,11 +169,11 @@ async def test_slow_consumer_is_disconnected_and_others_are_not_delayed(
 
 
 async def test_oversized_line_is_refused_and_the_connection_goes_on(
-    nursery: trio.Nursery,
+    start_server: StartChat,
 ) -> None:
-    _, port = await start_server(nursery, max_line=64)
-    alice = await joined(port, "alice")
-    bob = await joined(port, "bob")
+    server = await start_server(max_line=64)
+    alice = await joined(server.port, "alice")
+    bob = await joined(server.port, "bob")
     await alice.send(b"y" * 500 + b"\nafter\n")
     error = await alice.expect(Error)
     assert error.code == "line-too-long"
@@ -183,9 +184,9 @@ async def test_oversized_line_is_refused_and_the_connection_goes_on(
         await peer.aclose()
 
 
-async def test_idle_client_is_told_and_closed(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery, idle_timeout=0.3)
-    alice = await joined(port)
+async def test_idle_client_is_told_and_closed(start_server: StartChat) -> None:
+    server = await start_server(idle_timeout=0.3)
+    alice = await joined(server.port)
     events = await alice.drain()
     assert [e.code for e in events if isinstance(e, Error)] == [ChatCode.IDLE_TIMEOUT]
     await alice.aclose()
@@ -193,10 +194,10 @@ async def test_idle_client_is_told_and_closed(nursery: trio.Nursery) -> None:
     assert server.counters.errors_by_reason[ChatCode.IDLE_TIMEOUT] == 1
 
 
-async def test_max_clients_refused_with_a_reason(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery, max_clients=2)
-    first, second = await joined(port), await joined(port)
-    third = await Peer.connect(port)
+async def test_max_clients_refused_with_a_reason(start_server: StartChat) -> None:
+    server = await start_server(max_clients=2)
+    first, second = await joined(server.port), await joined(server.port)
+    third = await LinePeer.connect(server.port)
     assert await third.drain() == [Error(ChatCode.SERVER_FULL,
                                          "2 clients connected already; try again later")]
     for peer in (first, second, third):
@@ -204,18 +205,18 @@ async def test_max_clients_refused_with_a_reason(nursery: trio.Nursery) -> None:
     assert server.counters.connections_refused == 1
 
 
-async def test_rst_fin_and_half_close_leave_no_task_behind(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    watcher = await joined(port, "watcher")
+async def test_rst_fin_and_half_close_leave_no_task_behind(start_server: StartChat) -> None:
+    server = await start_server()
+    watcher = await joined(server.port, "watcher")
     # RST: SO_LINGER 0 then close.
-    rst = await joined(port, "rst")
+    rst = await joined(server.port, "rst")
     rst.stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     await rst.aclose()
     # FIN: a plain close.
-    fin = await joined(port, "fin")
+    fin = await joined(server.port, "fin")
     await fin.aclose()
     # Half-close: our side ends, yet we still read what the server owes us.
-    half = await joined(port, "half")
+    half = await joined(server.port, "half")
     await half.send(b"last words\n/who\n")
     await half.stream.send_eof()
     assert await half.drain() == [WhoList("lobby", 2, ("half", "watcher"))]
@@ -234,9 +235,9 @@ async def test_rst_fin_and_half_close_leave_no_task_behind(nursery: trio.Nursery
     assert server.counters.connections_open == 0
 
 
-async def test_bad_preface_gets_an_error_and_a_close(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    peer = await Peer.connect(port, preface=False)
+async def test_bad_preface_gets_an_error_and_a_close(start_server: StartChat) -> None:
+    server = await start_server()
+    peer = await LinePeer.connect(server.port, preface=False)
     await peer.send(b"\x00netlab/1 exec\n")
     [error] = await peer.drain()
     assert isinstance(error, Error) and error.code == "bad-preface"
@@ -244,10 +245,10 @@ async def test_bad_preface_gets_an_error_and_a_close(nursery: trio.Nursery) -> N
     await wait_for(lambda: server.counters.tasks_open == 0)
 
 
-async def test_graceful_shutdown_tells_every_client(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    peers = [await joined(port) for _ in range(3)]
-    silent = await trio.open_tcp_stream("127.0.0.1", port)  # not yet detected
+async def test_graceful_shutdown_tells_every_client(start_server: StartChat) -> None:
+    server = await start_server()
+    peers = [await joined(server.port) for _ in range(3)]
+    silent = await trio.open_tcp_stream("127.0.0.1", server.port)  # not yet detected
     server.lifecycle.request_shutdown("test")
     for peer in peers:
         events = await peer.drain()
@@ -259,10 +260,10 @@ async def test_graceful_shutdown_tells_every_client(nursery: trio.Nursery) -> No
     assert server.counters.tasks_open == 0
 
 
-async def test_a_flooding_client_is_slowed_down_not_disconnected(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery, max_rate=100)
-    flood = await joined(port, "flood")
-    other = await joined(port, "other")
+async def test_a_flooding_client_is_slowed_down_not_disconnected(start_server: StartChat) -> None:
+    server = await start_server(max_rate=100)
+    flood = await joined(server.port, "flood")
+    other = await joined(server.port, "other")
     start = trio.current_time()
     await flood.send(b"".join(b"%d\n" % n for n in range(150)))
     texts = [(await other.expect(Message)).text for _ in range(150)]
@@ -277,13 +278,13 @@ async def test_a_flooding_client_is_slowed_down_not_disconnected(nursery: trio.N
 
 
 async def test_large_rooms_get_no_notices_but_each_client_hears_of_itself(
-    nursery: trio.Nursery,
+    start_server: StartChat,
 ) -> None:
-    _, port = await start_server(nursery, notice_limit=2)
-    alice = await joined(port, "alice")
-    bob = await joined(port, "bob")  # the room has 2 members: notices still flow
+    server = await start_server(notice_limit=2)
+    alice = await joined(server.port, "alice")
+    bob = await joined(server.port, "bob")  # the room has 2 members: notices still flow
     assert await alice.expect(Renamed) == Renamed("guest-2", "bob")
-    carol = await joined(port, "carol")  # 3 members: carol alone hears of her join
+    carol = await joined(server.port, "carol")  # 3 members: carol alone hears of her join
     await carol.send(b"hi all\n")
     # The very next event: no notice of carol came before her message.
     assert await alice.event() == Message("lobby", "carol", "hi all")
@@ -297,9 +298,9 @@ async def test_large_rooms_get_no_notices_but_each_client_hears_of_itself(
         await peer.aclose()
 
 
-async def test_a_client_silent_from_the_start_is_told_and_closed(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery, idle_timeout=0.2)
-    peer = await Peer.connect(port, preface=False)
+async def test_a_client_silent_from_the_start_is_told_and_closed(start_server: StartChat) -> None:
+    server = await start_server(idle_timeout=0.2)
+    peer = await LinePeer.connect(server.port, preface=False)
     assert await peer.drain() == [Error(ChatCode.IDLE_TIMEOUT, "nothing received for 0.2 s")]
     await peer.aclose()
     await wait_for(lambda: server.counters.tasks_open == 0)

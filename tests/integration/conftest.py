@@ -10,18 +10,16 @@ attached to its report.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from lab.environment import docker_engine_problem, require_docker_lab
 from lab.errors import EnvironmentProblem
 from lab.stack import Stack
+from tests.support.stacks import RUNNING, new_stack
 
 HERE = os.path.dirname(__file__)
-RUNNING: list[Stack] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -54,31 +52,9 @@ def docker_tier_gate() -> None:
         pytest.fail(f"docker tier cannot run: {problem}", pytrace=False)
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now (for the published learner ports)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def lab_ports() -> dict[str, str]:
-    return {f"NETLAB_{name}_PORT": str(free_port()) for name in ("CHAT", "EXEC", "UPLOAD")}
-
-
 @pytest.fixture(scope="session")
 def docker_lab() -> None:
     docker_tier_gate()
-
-
-def extra_compose_files() -> tuple[Path, ...]:
-    """Compose overrides to test a change with (``NETLAB_COMPOSE_EXTRA``, ``:``-separated)."""
-    spec = os.environ.get("NETLAB_COMPOSE_EXTRA", "")
-    return tuple(Path(part) for part in spec.split(os.pathsep) if part)
-
-
-def new_stack() -> Stack:
-    """A lab stack with the clients profile, fresh host ports and a unique project name."""
-    return Stack(env=lab_ports(), profiles=("clients",), extra_files=extra_compose_files())
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +67,3 @@ def stack(docker_lab: None) -> Iterator[Stack]:
         finally:
             RUNNING.remove(running)
 
-
-def host_port(stack: Stack, service: str) -> int:
-    """The host port publishing ``service`` (through the gateway)."""
-    return int(stack.env[f"NETLAB_{service.upper()}_PORT"])

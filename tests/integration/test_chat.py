@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from lab.stack import Stack
-from tests.integration.conftest import host_port
+from tests.support.stacks import host_port
 
 CLIENTS = Path(__file__).parent / "clients"
 NETLAB = str(Path(sys.executable).parent / "netlab")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from lab.stack import Stack
-from tests.integration.conftest import host_port
+from tests.support.stacks import host_port
 
 SERVERS = ("chat", "exec", "upload")
 

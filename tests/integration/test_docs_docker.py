@@ -17,9 +17,16 @@ import pytest
 
 from lab.readiness import port_accepts
 from lab.stack import Stack, unique_project
-from tests.docblocks import ROOT, Block, blocks, to_script
-from tests.integration.conftest import RUNNING
-from tests.test_docs import BLOCK_TIMEOUT, copy_project, run_block
+from tests.support.docblocks import (
+    BLOCK_TIMEOUT,
+    ROOT,
+    Block,
+    blocks,
+    copy_project,
+    run_block,
+    to_script,
+)
+from tests.support.stacks import RUNNING
 
 DEFAULT_PORTS = (8000, 8001, 8002)
 DOCKER_BLOCKS = blocks("sh docker")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from lab.stack import Stack
-from tests.integration.conftest import host_port
+from tests.support.stacks import host_port
 
 NETLAB = str(Path(sys.executable).parent / "netlab")
 RUN = ("netlab", "exec", "run", "--host", "exec", "--port", "8000", "--")

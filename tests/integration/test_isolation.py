@@ -15,7 +15,7 @@ import pytest
 from lab.labels import labels, session_filter
 from lab.readiness import Wait, port_accepts
 from lab.stack import Stack
-from tests.integration.conftest import host_port
+from tests.support.stacks import host_port
 
 PROBE_PORT = 9999
 LISTENER = (

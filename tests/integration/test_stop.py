@@ -14,7 +14,7 @@ import docker
 
 from lab.labels import SESSION_ID
 from lab.stack import Stack
-from tests.integration.conftest import RUNNING, new_stack
+from tests.support.stacks import RUNNING, new_stack
 
 STOP_BOUND = 2.0
 

@@ -8,7 +8,7 @@ import socket
 import uuid
 
 from lab.stack import Stack
-from tests.integration.conftest import host_port
+from tests.support.stacks import host_port
 
 ROUND_TRIP = """
 set -eu

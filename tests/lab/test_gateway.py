@@ -16,7 +16,7 @@ from lab.gateway.banner import HINTS, banner
 from lab.gateway.routes import PublicAddress, Route, RouteError, check_routes
 from lab.gateway.server import Gateway, GatewayConfig, run_gateway
 from services.cli import main
-from tests.helpers import receive_exactly, wait_for
+from tests.support.waiting import receive_exactly, wait_for
 
 
 def test_route_parses_listen_port_and_upstream() -> None:

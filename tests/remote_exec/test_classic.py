@@ -2,25 +2,49 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from collections.abc import Sequence
 from functools import partial
 
 import trio
 
 from services.remote_exec.events import ExecErrorCode
 from services.remote_exec.protocol import ExecConnection, Role
-from tests.helpers import receive_exactly, wait_for
-from tests.remote_exec.harness import group_members, pgid_of, pids_running, start_server
-from tests.remote_exec.harness import tutorial_exec_client as tutorial
+from tests.support.processes import group_members, pids_running
+from tests.support.servers import StartExec
+from tests.support.waiting import receive_exactly, wait_for
+
+
+def tutorial_exec_client(port: int, commands: Sequence[bytes]) -> list[bytes]:
+    """The tutorial's exec client, blocking stdlib socket (run it in a thread).
+
+    Per command: one ``send`` of the command, one ``recv`` of the digits,
+    ``send(b"ok")``, then ``recv`` until that many bytes have come.
+    """
+    answers = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for command in commands:
+            sock.send(command)
+            size = int(sock.recv(1024).decode())
+            sock.send(b"ok")
+            data = b""
+            while len(data) < size:
+                chunk = sock.recv(1024)
+                if not chunk:
+                    raise ConnectionError("server closed mid-answer")
+                data += chunk
+            answers.append(data)
+    return answers
 
 
 async def ask(port: int, *commands: bytes) -> list[bytes]:
-    return await trio.to_thread.run_sync(partial(tutorial, port, commands))
+    return await trio.to_thread.run_sync(partial(tutorial_exec_client, port, commands))
 
 
-async def test_stdout_on_success_stderr_on_failure(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    answers = await ask(port, b"echo hello; echo ignored >&2",
+async def test_stdout_on_success_stderr_on_failure(start_server: StartExec) -> None:
+    server = await start_server()
+    answers = await ask(server.port, b"echo hello; echo ignored >&2",
                         b"echo ignored; ls /no/such/path/netlab")
     assert answers[0] == b"hello\n"
     assert b"/no/such/path/netlab" in answers[1]
@@ -28,46 +52,46 @@ async def test_stdout_on_success_stderr_on_failure(nursery: trio.Nursery) -> Non
     assert server.counters.extra["classic_commands"] == 2
 
 
-async def test_output_over_64_kib_does_not_hang(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
+async def test_output_over_64_kib_does_not_hang(start_server: StartExec) -> None:
+    server = await start_server()
     local = await trio.run_process(["seq", "1", "200000"], capture_stdout=True)
     assert len(local.stdout) > 64 * 1024
     with trio.fail_after(10):
-        (answer,) = await ask(port, b"seq 1 200000")
+        (answer,) = await ask(server.port, b"seq 1 200000")
     assert answer == local.stdout
 
 
-async def test_an_empty_result_is_zero_then_nothing(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
-    answers = await ask(port, b"true", b"echo after")
+async def test_an_empty_result_is_zero_then_nothing(start_server: StartExec) -> None:
+    server = await start_server()
+    answers = await ask(server.port, b"true", b"echo after")
     assert answers == [b"", b"after\n"]
 
 
-async def test_utf8_commands_and_output(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
-    (answer,) = await ask(port, "echo 你好".encode())
+async def test_utf8_commands_and_output(start_server: StartExec) -> None:
+    server = await start_server()
+    (answer,) = await ask(server.port, "echo 你好".encode())
     assert answer == "你好\n".encode()
 
 
-async def test_a_timeout_answers_with_stderr_and_a_reason(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery, command_timeout=0.3)
-    (answer,) = await ask(port, b"echo partial; echo oops >&2; sleep 30")
+async def test_a_timeout_answers_with_stderr_and_a_reason(start_server: StartExec) -> None:
+    server = await start_server(command_timeout=0.3)
+    (answer,) = await ask(server.port, b"echo partial; echo oops >&2; sleep 30")
     assert answer == b"oops\nnetlab: command killed after 0.3 s (time limit)\n"
 
 
-async def test_the_classic_output_cap_applies(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery, classic_output_limit=1000)
-    (answer,) = await ask(port, b"yes")
+async def test_the_classic_output_cap_applies(start_server: StartExec) -> None:
+    server = await start_server(classic_output_limit=1000)
+    (answer,) = await ask(server.port, b"yes")
     assert answer == b"netlab: command killed: output over 1000 bytes\n"
 
 
-async def test_client_leaving_mid_command_kills_the_group(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    sock = socket.create_connection(("127.0.0.1", port))
+async def test_client_leaving_mid_command_kills_the_group(start_server: StartExec) -> None:
+    server = await start_server()
+    sock = socket.create_connection(("127.0.0.1", server.port))
     try:
         sock.send(b"sleep 313 & sleep 200")
         await wait_for(lambda: bool(pids_running("sleep 313")))
-        pgid = pgid_of(pids_running("sleep 313")[0])
+        pgid = os.getpgid(pids_running("sleep 313")[0])
         assert len(group_members(pgid)) >= 2
     finally:
         sock.close()
@@ -75,16 +99,16 @@ async def test_client_leaving_mid_command_kills_the_group(nursery: trio.Nursery)
     await wait_for(lambda: server.counters.extra["ended_disconnected"] == 1)
 
 
-async def test_classic_off_answers_with_a_message(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery, classic=False)
-    (answer,) = await ask(port, b"echo should-not-run")
+async def test_classic_off_answers_with_a_message(start_server: StartExec) -> None:
+    server = await start_server(classic=False)
+    (answer,) = await ask(server.port, b"echo should-not-run")
     assert b"classic mode is off" in answer
     assert server.counters.extra["commands_started"] == 0
 
 
-async def test_a_bad_preface_gets_an_error_frame(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+async def test_a_bad_preface_gets_an_error_frame(start_server: StartExec) -> None:
+    server = await start_server()
+    async with await trio.open_tcp_stream("127.0.0.1", server.port) as stream:
         await stream.send_all(b"\x00netlab/1 chat\n")
         data = await receive_exactly(stream, 4096)
     client = ExecConnection(Role.CLIENT)
@@ -94,9 +118,9 @@ async def test_a_bad_preface_gets_an_error_frame(nursery: trio.Nursery) -> None:
     assert getattr(error, "fatal", None) is True
 
 
-async def test_netlab_garbage_gets_a_fatal_error(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+async def test_netlab_garbage_gets_a_fatal_error(start_server: StartExec) -> None:
+    server = await start_server()
+    async with await trio.open_tcp_stream("127.0.0.1", server.port) as stream:
         await stream.send_all(b"\x00netlab/1 exec\n\x01\x00\x00\x00\x05hello")
         data = await receive_exactly(stream, 4096)
     client = ExecConnection(Role.CLIENT)
@@ -107,15 +131,15 @@ async def test_netlab_garbage_gets_a_fatal_error(nursery: trio.Nursery) -> None:
 
 
 async def test_past_max_clients_classic_and_netlab_clients_are_told(
-    nursery: trio.Nursery,
+    start_server: StartExec,
 ) -> None:
-    _, port = await start_server(nursery, max_clients=1)
-    async with await trio.open_tcp_stream("127.0.0.1", port) as holder:
+    server = await start_server(max_clients=1)
+    async with await trio.open_tcp_stream("127.0.0.1", server.port) as holder:
         await holder.send_all(b"\x00netlab/1 exec\n")
         await trio.sleep(0.1)
-        (answer,) = await ask(port, b"echo hi")
+        (answer,) = await ask(server.port, b"echo hi")
         assert answer == b"netlab: busy: too many clients\n"
-        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        async with await trio.open_tcp_stream("127.0.0.1", server.port) as stream:
             await stream.send_all(b"\x00netlab/1 exec\n")
             data = await receive_exactly(stream, 4096)
     client = ExecConnection(Role.CLIENT)
@@ -124,24 +148,24 @@ async def test_past_max_clients_classic_and_netlab_clients_are_told(
 
 
 async def test_shutdown_answers_a_running_classic_command_with_the_reason(
-    nursery: trio.Nursery,
+    start_server: StartExec, nursery: trio.Nursery,
 ) -> None:
-    server, port = await start_server(nursery, grace_period=1.0, kill_grace=0.2)
+    server = await start_server(grace_period=1.0, kill_grace=0.2)
 
     async def shut_down_soon() -> None:
         await wait_for(lambda: server.counters.extra["commands_started"] == 1)
         server.lifecycle.request_shutdown("test")
 
     nursery.start_soon(shut_down_soon)
-    (answer,) = await ask(port, b"echo bye >&2; sleep 30")
+    (answer,) = await ask(server.port, b"echo bye >&2; sleep 30")
     assert answer == b"bye\nnetlab: server shutting down; command killed\n"
     with trio.fail_after(5):
         await server.lifecycle.stopped.wait()
 
 
-async def test_shutdown_closes_an_idle_classic_connection(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+async def test_shutdown_closes_an_idle_classic_connection(start_server: StartExec) -> None:
+    server = await start_server()
+    async with await trio.open_tcp_stream("127.0.0.1", server.port) as stream:
         await stream.send_all(b"echo one")
         assert await receive_exactly(stream, 1) == b"4"
         await stream.send_all(b"ok")

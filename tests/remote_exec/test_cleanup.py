@@ -18,8 +18,9 @@ from services.remote_exec.events import Cancel, Exit, Reason, Run, Started
 from services.remote_exec.protocol import ExecConnection, Role
 from services.wire.preface import encode_preface
 from services.wire.sentinels import NEED_DATA
-from tests.helpers import wait_for
-from tests.remote_exec.harness import TOKEN, group_members, start_server
+from tests.support.processes import group_members
+from tests.support.servers import EXEC_TOKEN, StartExec
+from tests.support.waiting import wait_for
 
 WITH_GRANDCHILD = "sleep 300 & echo ready; sleep 200"
 IGNORING_TERM = "trap '' TERM; sleep 300 & echo ready; sleep 200"
@@ -42,7 +43,7 @@ class Watched:
             self.ready.set()
 
     async def run(self, port: int, command: str, **kwargs: object) -> None:
-        async with open_exec("127.0.0.1", port, token=TOKEN) as ex:
+        async with open_exec("127.0.0.1", port, token=EXEC_TOKEN) as ex:
             self.result = await ex.run(command, on_started=self.started, on_stdout=self.stdout,
                                        **kwargs)  # type: ignore[arg-type]
 
@@ -52,11 +53,11 @@ async def assert_group_alive_then_gone(pid: int, *, at_least: int = 2) -> None:
     await wait_for(lambda: not group_members(pid), timeout=NO_ORPHANS_WITHIN)
 
 
-async def test_client_dropped_mid_command_leaves_no_process(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
+async def test_client_dropped_mid_command_leaves_no_process(start_server: StartExec) -> None:
+    server = await start_server()
     watched = Watched()
     async with trio.open_nursery() as clients:
-        clients.start_soon(watched.run, port, WITH_GRANDCHILD)
+        clients.start_soon(watched.run, server.port, WITH_GRANDCHILD)
         with trio.fail_after(5):
             await watched.ready.wait()
         alive = group_members(watched.pid)
@@ -68,12 +69,12 @@ async def test_client_dropped_mid_command_leaves_no_process(nursery: trio.Nurser
 
 
 async def test_client_dropped_kills_grandchildren_that_ignore_sigterm(
-    nursery: trio.Nursery,
+    start_server: StartExec,
 ) -> None:
-    _, port = await start_server(nursery, kill_grace=0.3)
+    server = await start_server(kill_grace=0.3)
     watched = Watched()
     async with trio.open_nursery() as clients:
-        clients.start_soon(watched.run, port, IGNORING_TERM)
+        clients.start_soon(watched.run, server.port, IGNORING_TERM)
         with trio.fail_after(5):
             await watched.ready.wait()
         alive = group_members(watched.pid)
@@ -82,8 +83,8 @@ async def test_client_dropped_kills_grandchildren_that_ignore_sigterm(
     await wait_for(lambda: not group_members(watched.pid), timeout=NO_ORPHANS_WITHIN)
 
 
-async def test_a_time_limit_kills_the_whole_group(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery, kill_grace=0.3)
+async def test_a_time_limit_kills_the_whole_group(start_server: StartExec) -> None:
+    server = await start_server(kill_grace=0.3)
     watched = Watched()
     members: list[tuple[int, str]] = []
 
@@ -91,7 +92,7 @@ async def test_a_time_limit_kills_the_whole_group(nursery: trio.Nursery) -> None
         watched.stdout(data)
         members.extend(group_members(watched.pid))
 
-    async with open_exec("127.0.0.1", port, token=TOKEN) as ex:
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
         with trio.fail_after(5):
             result = await ex.run(IGNORING_TERM, timeout=0.5, on_started=watched.started,
                                   on_stdout=check_alive)
@@ -101,9 +102,9 @@ async def test_a_time_limit_kills_the_whole_group(nursery: trio.Nursery) -> None
     await wait_for(lambda: not group_members(watched.pid), timeout=NO_ORPHANS_WITHIN)
 
 
-async def test_background_jobs_die_with_a_command_that_exits(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
-    async with open_exec("127.0.0.1", port, token=TOKEN) as ex:
+async def test_background_jobs_die_with_a_command_that_exits(start_server: StartExec) -> None:
+    server = await start_server()
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
         with trio.fail_after(5):
             result = await ex.run("sleep 300 & echo $!")
     assert result.status == 0
@@ -112,9 +113,9 @@ async def test_background_jobs_die_with_a_command_that_exits(nursery: trio.Nurse
     assert not group_members(grandchild)
 
 
-async def test_cancel_kills_the_group_and_keeps_the_connection(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
+async def test_cancel_kills_the_group_and_keeps_the_connection(start_server: StartExec) -> None:
+    server = await start_server()
+    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
     async with stream:
         proto = ExecConnection(Role.CLIENT)
 
@@ -124,7 +125,7 @@ async def test_cancel_kills_the_group_and_keeps_the_connection(nursery: trio.Nur
                     proto.receive_data(await stream.receive_some(65536))
             return event
 
-        await stream.send_all(encode_preface("exec") + proto.send(Run(WITH_GRANDCHILD, TOKEN)))
+        await stream.send_all(encode_preface("exec") + proto.send(Run(WITH_GRANDCHILD, EXEC_TOKEN)))
         started = await next_event()
         assert isinstance(started, Started)
         await next_event()  # "ready"
@@ -134,16 +135,16 @@ async def test_cancel_kills_the_group_and_keeps_the_connection(nursery: trio.Nur
             pass
         assert event.reason is Reason.CANCELLED
         await wait_for(lambda: not group_members(started.pid), timeout=NO_ORPHANS_WITHIN)
-        await stream.send_all(proto.send(Run("echo again", TOKEN)))
+        await stream.send_all(proto.send(Run("echo again", EXEC_TOKEN)))
         assert isinstance(await next_event(), Started)
     assert server.counters.extra["ended_cancelled"] == 1
 
 
-async def test_shutdown_kills_running_commands_and_tells_clients(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery, grace_period=0.5, kill_grace=0.2)
+async def test_shutdown_kills_running_commands_and_tells_clients(start_server: StartExec) -> None:
+    server = await start_server(grace_period=0.5, kill_grace=0.2)
     watched = Watched()
     async with trio.open_nursery() as clients:
-        clients.start_soon(watched.run, port, WITH_GRANDCHILD)
+        clients.start_soon(watched.run, server.port, WITH_GRANDCHILD)
         with trio.fail_after(5):
             await watched.ready.wait()
         assert len(group_members(watched.pid)) >= 2
@@ -157,12 +158,12 @@ async def test_shutdown_kills_running_commands_and_tells_clients(nursery: trio.N
 
 
 async def test_shutdown_lets_a_short_command_finish_within_the_grace(
-    nursery: trio.Nursery,
+    start_server: StartExec,
 ) -> None:
-    server, port = await start_server(nursery, grace_period=3.0, kill_grace=0.2)
+    server = await start_server(grace_period=3.0, kill_grace=0.2)
     watched = Watched()
     async with trio.open_nursery() as clients:
-        clients.start_soon(watched.run, port, "echo ready; sleep 0.5; echo done")
+        clients.start_soon(watched.run, server.port, "echo ready; sleep 0.5; echo done")
         with trio.fail_after(5):
             await watched.ready.wait()
         server.lifecycle.request_shutdown("test")
@@ -174,12 +175,12 @@ async def test_shutdown_lets_a_short_command_finish_within_the_grace(
 
 
 async def test_a_client_that_stops_reading_slows_the_command_then_loses_it(
-    nursery: trio.Nursery,
+    start_server: StartExec,
 ) -> None:
-    server, port = await start_server(nursery, send_timeout=0.5)
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+    server = await start_server(send_timeout=0.5)
+    async with await trio.open_tcp_stream("127.0.0.1", server.port) as stream:
         proto = ExecConnection(Role.CLIENT)
-        await stream.send_all(encode_preface("exec") + proto.send(Run("yes", TOKEN)))
+        await stream.send_all(encode_preface("exec") + proto.send(Run("yes", EXEC_TOKEN)))
         # Read only the STARTED frame, then nothing more.
         data = b""
         while (event := proto.next_event()) is NEED_DATA:
@@ -197,11 +198,11 @@ async def test_a_client_that_stops_reading_slows_the_command_then_loses_it(
 
 
 async def test_a_process_that_left_the_group_does_not_hang_the_run(
-    nursery: trio.Nursery,
+    start_server: StartExec,
 ) -> None:
     """``setsid`` escapes the group kill (documented); it only delays EXIT by the drain timeout."""
-    _, port = await start_server(nursery)
-    async with open_exec("127.0.0.1", port, token=TOKEN) as ex:
+    server = await start_server()
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
         with trio.fail_after(5):
             result = await ex.run("setsid sleep 30 & sleep 0.2; echo $!")
     escaped = int(result.stdout)

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from services.remote_exec import cli as exec_cli
 from services.remote_exec import server as exec_server
-from tests.remote_exec.harness import TOKEN, start_server
+from tests.support.servers import EXEC_TOKEN as TOKEN
+from tests.support.servers import start_exec
 
 
 async def netlab_exec_run(port: int, *args: str, token: str = TOKEN,
@@ -28,25 +29,25 @@ async def netlab_exec_run(port: int, *args: str, token: str = TOKEN,
 
 
 async def test_run_streams_output_and_exits_with_the_status(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
+    port = (await start_exec(nursery)).port
     done = await netlab_exec_run(port, "--", "echo out; echo err >&2; exit 3")
     assert (done.returncode, done.stdout, done.stderr) == (3, b"out\n", b"err\n")
 
 
 async def test_run_joins_words_like_ssh(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
+    port = (await start_exec(nursery)).port
     done = await netlab_exec_run(port, "--", "echo", "hello", "world")
     assert (done.returncode, done.stdout) == (0, b"hello world\n")
 
 
 async def test_run_forwards_stdin(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
+    port = (await start_exec(nursery)).port
     done = await netlab_exec_run(port, "--stdin", "--", "tr a-z A-Z", stdin=b"netlab\n")
     assert (done.returncode, done.stdout) == (0, b"NETLAB\n")
 
 
 async def test_run_with_a_wrong_token_says_so(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
+    port = (await start_exec(nursery)).port
     done = await netlab_exec_run(port, "--", "echo no", token="nope")
     assert done.returncode == 77
     assert b"authentication failed" in done.stderr
@@ -54,14 +55,14 @@ async def test_run_with_a_wrong_token_says_so(nursery: trio.Nursery) -> None:
 
 
 async def test_run_timeout_exits_124_with_a_message(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
+    port = (await start_exec(nursery)).port
     done = await netlab_exec_run(port, "--timeout", "0.3", "--", "sleep 30")
     assert done.returncode == 124
     assert b"time limit of 0.3 s" in done.stderr
 
 
 async def test_run_signal_exits_128_plus_n(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
+    port = (await start_exec(nursery)).port
     done = await netlab_exec_run(port, "--", "kill -KILL $$")
     assert done.returncode == 128 + 9
 

@@ -7,7 +7,7 @@ import re
 from services.remote_exec.codec import Kind, decode_payload, encode_payload
 from services.remote_exec.events import ExecErrorCode, Reason
 from services.wire.frames import HEADER
-from tests.docblocks import ROOT
+from tests.support.docblocks import ROOT
 
 DOC = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
 SECTION = DOC.split("<!-- exec:begin -->", 1)[1].split("<!-- exec:end -->", 1)[0]

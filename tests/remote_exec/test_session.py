@@ -13,16 +13,19 @@ from services.remote_exec.events import (
     Run,
     Started,
     Stdin,
+    StdinEof,
     Stdout,
 )
 from services.wire.sentinels import CLOSED
-from tests.helpers import wait_for
-from tests.remote_exec.harness import TOKEN, RawClient, group_members, start_server
+from tests.support.peers import FramePeer
+from tests.support.processes import group_members
+from tests.support.servers import EXEC_TOKEN, StartExec
+from tests.support.waiting import wait_for
 
 
-async def test_an_idle_client_is_told_when_the_server_shuts_down(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery)
-    client = await RawClient.connect(port)
+async def test_an_idle_client_is_told_when_the_server_shuts_down(start_server: StartExec) -> None:
+    server = await start_server()
+    client = await FramePeer.exec(server.port)
     await wait_for(lambda: server.counters.connections_open == 1)
     await trio.sleep(0.05)  # the preface has been read
     server.lifecycle.request_shutdown("test")
@@ -34,19 +37,19 @@ async def test_an_idle_client_is_told_when_the_server_shuts_down(nursery: trio.N
 
 
 async def test_cancel_while_queued_answers_cancelled_and_keeps_the_connection(
-    nursery: trio.Nursery,
+    start_server: StartExec,
 ) -> None:
-    server, port = await start_server(nursery, max_concurrent=1)
-    holder = await RawClient.connect(port)
-    await holder.send(Run("sleep 1", TOKEN))
+    server = await start_server(max_concurrent=1)
+    holder = await FramePeer.exec(server.port)
+    await holder.send(Run("sleep 1", EXEC_TOKEN))
     assert isinstance(await holder.next(), Started)
-    client = await RawClient.connect(port)
-    await client.send(Run("echo never", TOKEN))
+    client = await FramePeer.exec(server.port)
+    await client.send(Run("echo never", EXEC_TOKEN))
     assert await client.next() == Queued(1, server.config.queue_timeout)
     await client.send(Cancel())
     assert await client.next() == Error("cancelled", "cancelled")
-    assert server.ctx.admission.waiting == 0
-    await client.send(Run("echo after", TOKEN))
+    assert server.server.ctx.admission.waiting == 0
+    await client.send(Run("echo after", EXEC_TOKEN))
     assert isinstance(await client.next(), Queued | Started)
     await holder.aclose()
     while not isinstance(event := await client.next(), Exit):
@@ -56,16 +59,16 @@ async def test_cancel_while_queued_answers_cancelled_and_keeps_the_connection(
     assert server.counters.extra["commands_cancelled_queued"] == 1
 
 
-async def test_a_client_leaving_while_queued_runs_nothing(nursery: trio.Nursery) -> None:
-    server, port = await start_server(nursery, max_concurrent=1)
-    holder = await RawClient.connect(port)
-    await holder.send(Run("sleep 0.5", TOKEN))
+async def test_a_client_leaving_while_queued_runs_nothing(start_server: StartExec) -> None:
+    server = await start_server(max_concurrent=1)
+    holder = await FramePeer.exec(server.port)
+    await holder.send(Run("sleep 0.5", EXEC_TOKEN))
     assert isinstance(await holder.next(), Started)
-    client = await RawClient.connect(port)
-    await client.send(Run("echo never", TOKEN))
+    client = await FramePeer.exec(server.port)
+    await client.send(Run("echo never", EXEC_TOKEN))
     assert isinstance(await client.next(), Queued)
     await client.aclose()
-    await wait_for(lambda: server.ctx.admission.waiting == 0)
+    await wait_for(lambda: server.server.ctx.admission.waiting == 0)
     while not isinstance(await holder.next(), Exit):
         pass
     await holder.aclose()
@@ -73,19 +76,19 @@ async def test_a_client_leaving_while_queued_runs_nothing(nursery: trio.Nursery)
     assert server.counters.extra["commands_started"] == 1
 
 
-async def test_an_idle_client_gets_idle_timeout(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery, idle_timeout=0.2)
-    client = await RawClient.connect(port)
+async def test_an_idle_client_gets_idle_timeout(start_server: StartExec) -> None:
+    server = await start_server(idle_timeout=0.2)
+    client = await FramePeer.exec(server.port)
     error = await client.next()
     assert isinstance(error, Error)
     assert (error.code, error.fatal) == ("idle-timeout", True)
     await client.aclose()
 
 
-async def test_a_long_silent_command_is_not_an_idle_client(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery, idle_timeout=0.2)
-    client = await RawClient.connect(port)
-    await client.send(Run("sleep 0.6; echo done", TOKEN))
+async def test_a_long_silent_command_is_not_an_idle_client(start_server: StartExec) -> None:
+    server = await start_server(idle_timeout=0.2)
+    client = await FramePeer.exec(server.port)
+    await client.send(Run("sleep 0.6; echo done", EXEC_TOKEN))
     assert isinstance(await client.next(), Started)
     assert await client.next() == Stdout(b"done\n")
     exit_ = await client.next()
@@ -95,11 +98,11 @@ async def test_a_long_silent_command_is_not_an_idle_client(nursery: trio.Nursery
 
 
 async def test_stdin_without_asking_is_a_fatal_error_and_the_group_dies(
-    nursery: trio.Nursery,
+    start_server: StartExec,
 ) -> None:
-    server, port = await start_server(nursery)
-    client = await RawClient.connect(port)
-    await client.send(Run("sleep 300 & echo ready; sleep 200", TOKEN))
+    server = await start_server()
+    client = await FramePeer.exec(server.port)
+    await client.send(Run("sleep 300 & echo ready; sleep 200", EXEC_TOKEN))
     started = await client.next()
     assert isinstance(started, Started)
     assert await client.next() == Stdout(b"ready\n")
@@ -112,16 +115,16 @@ async def test_stdin_without_asking_is_a_fatal_error_and_the_group_dies(
     assert server.counters.errors_by_reason["unexpected-message"] == 1
 
 
-async def test_stdin_in_pieces_then_eof(nursery: trio.Nursery) -> None:
-    _, port = await start_server(nursery)
-    client = await RawClient.connect(port)
-    await client.send(Run("cat", TOKEN, stdin=True))
+async def test_stdin_in_pieces_then_eof(start_server: StartExec) -> None:
+    server = await start_server()
+    client = await FramePeer.exec(server.port)
+    await client.send(Run("cat", EXEC_TOKEN, stdin=True))
     assert isinstance(await client.next(), Started)
     sent = b""
     for piece in (b"one ", b"two ", b"three"):
         await client.send(Stdin(piece))
         sent += piece
-    await client.send_eof_frame()
+    await client.send(StdinEof())
     received = b""
     while not isinstance(event := await client.next(), Exit):
         assert isinstance(event, Stdout)

@@ -11,8 +11,8 @@ import trio
 
 from services.runtime import Counters, Lifecycle, ServerConfig, serve
 from services.runtime.main import run_server, serve_stats
-from tests.helpers import receive_exactly, wait_for
 from tests.runtime.test_serve import LOGGER, EchoServer
+from tests.support.waiting import receive_exactly, wait_for
 
 
 async def test_sigterm_drains_and_run_server_returns() -> None:

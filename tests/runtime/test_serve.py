@@ -16,7 +16,7 @@ from services.runtime import (
     SlowConsumer,
     serve,
 )
-from tests.helpers import receive_exactly, wait_for
+from tests.support.waiting import receive_exactly, wait_for
 
 LOGGER = logging.getLogger("netlab.test")
 

@@ -15,15 +15,20 @@ Conventions, stated in the README:
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 LONG_RUNNING = "# long-running"
 PORT = re.compile(r"--port[ =](\d+)")
 READY_WAIT_STEPS = 150  # x 0.1 s
+BLOCK_TIMEOUT = 240
 
 
 @dataclass(frozen=True)
@@ -94,3 +99,29 @@ def to_script(block: Block) -> str:
     )
     return "\n".join(out) + "\n"
 
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the tracked files (and uncommitted edits to them) at ``dest``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, check=True, capture_output=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return dest
+
+
+def run_block(block: Block, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``block`` in ``workdir`` with this interpreter's scripts first on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETLAB_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    return subprocess.run(
+        ["bash", "-c", to_script(block)],
+        cwd=workdir, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=BLOCK_TIMEOUT,
+    )

@@ -1,4 +1,4 @@
-"""Helpers shared by the in-process tests."""
+"""Bounded waits for the in-process tests: on a condition, or for exactly n bytes."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ import socket
 
 import trio
 
-from tests.helpers import wait_for
-from tests.upload.conftest import StartServer, partials, stored_names
+from tests.support.servers import StartUpload
+from tests.support.storage import partials, stored_names
+from tests.support.waiting import wait_for
 
 
 def tutorial_upload(
@@ -36,63 +37,63 @@ def tutorial_upload(
     return replies
 
 
-async def test_tutorial_client_stores_a_file(start_server: StartServer) -> None:
+async def test_tutorial_client_stores_a_file(start_server: StartUpload) -> None:
     server = await start_server()
     data = os.urandom(50_000)
     replies = await trio.to_thread.run_sync(tutorial_upload, server.port, [("photo.jpg", data)])
     assert replies == [b"true"]
-    assert (server.store.root / "photo.jpg").read_bytes() == data
+    assert (server.root / "photo.jpg").read_bytes() == data
     assert server.counters.extra["classic_files_stored"] == 1
 
 
-async def test_header_and_data_in_one_segment(start_server: StartServer) -> None:
+async def test_header_and_data_in_one_segment(start_server: StartUpload) -> None:
     server = await start_server()
     data = b"glued: " + os.urandom(5000)
     replies = await trio.to_thread.run_sync(
         lambda: tutorial_upload(server.port, [("glued.bin", data)], glued=True)
     )
     assert replies == [b"true"]
-    assert (server.store.root / "glued.bin").read_bytes() == data
+    assert (server.root / "glued.bin").read_bytes() == data
 
 
-async def test_several_files_on_one_connection(start_server: StartServer) -> None:
+async def test_several_files_on_one_connection(start_server: StartUpload) -> None:
     server = await start_server()
     files = [(f"f{i}.txt", f"file {i} ".encode() * (i * 300)) for i in range(4)]
     replies = await trio.to_thread.run_sync(tutorial_upload, server.port, files)
     assert replies == [b"true"] * 4
     for name, data in files:
-        assert (server.store.root / name).read_bytes() == data
+        assert (server.root / name).read_bytes() == data
 
 
 async def test_escaping_name_is_refused_with_false_and_the_connection_goes_on(
-    start_server: StartServer,
+    start_server: StartUpload,
 ) -> None:
     server = await start_server()
     files = [("../escape.txt", b"evil"), ("ok.txt", b"fine")]
     replies = await trio.to_thread.run_sync(tutorial_upload, server.port, files)
     assert replies == [b"false", b"true"]
-    assert stored_names(server) == ["ok.txt"]
-    assert not (server.store.root.parent / "escape.txt").exists()
+    assert stored_names(server.root) == ["ok.txt"]
+    assert not (server.root.parent / "escape.txt").exists()
 
 
 async def test_existing_name_is_refused_unless_the_server_always_overwrites(
-    start_server: StartServer,
+    start_server: StartUpload,
 ) -> None:
     server = await start_server()
     replies = await trio.to_thread.run_sync(
         tutorial_upload, server.port, [("a.txt", b"one"), ("a.txt", b"two")]
     )
     assert replies == [b"true", b"false"]
-    assert (server.store.root / "a.txt").read_bytes() == b"one"
-    tutorial = await start_server(overwrite="always", root=server.store.root.parent / "t")
+    assert (server.root / "a.txt").read_bytes() == b"one"
+    tutorial = await start_server(overwrite="always", root=server.root.parent / "t")
     replies = await trio.to_thread.run_sync(
         tutorial_upload, tutorial.port, [("a.txt", b"one"), ("a.txt", b"two")]
     )
     assert replies == [b"true", b"true"]
-    assert (tutorial.store.root / "a.txt").read_bytes() == b"two"
+    assert (tutorial.root / "a.txt").read_bytes() == b"two"
 
 
-async def test_oversized_upload_gets_false_and_close(start_server: StartServer) -> None:
+async def test_oversized_upload_gets_false_and_close(start_server: StartUpload) -> None:
     server = await start_server(max_file_size=1000)
 
     def oversized() -> bytes:
@@ -102,10 +103,10 @@ async def test_oversized_upload_gets_false_and_close(start_server: StartServer) 
 
     assert await trio.to_thread.run_sync(oversized) == b"false"
     await wait_for(lambda: server.counters.connections_open == 0)
-    assert stored_names(server) == []
+    assert stored_names(server.root) == []
 
 
-async def test_disconnect_mid_file_leaves_nothing(start_server: StartServer) -> None:
+async def test_disconnect_mid_file_leaves_nothing(start_server: StartUpload) -> None:
     server = await start_server()
 
     def cut() -> None:
@@ -115,11 +116,11 @@ async def test_disconnect_mid_file_leaves_nothing(start_server: StartServer) -> 
 
     await trio.to_thread.run_sync(cut)
     await wait_for(lambda: server.counters.connections_open == 0)
-    assert stored_names(server) == []
-    assert partials(server) == []  # classic uploads cannot resume: nothing kept
+    assert stored_names(server.root) == []
+    assert partials(server.root) == []  # classic uploads cannot resume: nothing kept
 
 
-async def test_malformed_header_closes_the_connection(start_server: StartServer) -> None:
+async def test_malformed_header_closes_the_connection(start_server: StartUpload) -> None:
     server = await start_server()
 
     def malformed() -> bytes:
@@ -132,7 +133,7 @@ async def test_malformed_header_closes_the_connection(start_server: StartServer)
 
 
 async def test_shutdown_cuts_a_stalled_classic_upload_and_keeps_nothing(
-    start_server: StartServer,
+    start_server: StartUpload,
 ) -> None:
     server = await start_server(grace_period=0.3)
     async with await trio.open_tcp_stream("127.0.0.1", server.port) as stream:
@@ -141,5 +142,5 @@ async def test_shutdown_cuts_a_stalled_classic_upload_and_keeps_nothing(
         server.lifecycle.request_shutdown("test")
         with trio.fail_after(5):
             await server.lifecycle.stopped.wait()
-    assert stored_names(server) == []
-    assert partials(server) == []
+    assert stored_names(server.root) == []
+    assert partials(server.root) == []

@@ -13,12 +13,13 @@ from click.testing import CliRunner
 from services.upload import cli as cli_module
 from services.upload.cli import SIZE, cli
 from services.upload.client import ConnectionLost, get_resuming, put_resuming
-from tests.upload.conftest import StartServer, partials, sha256
-from tests.upload.cutproxy import CutProxy
+from tests.support.cutproxy import CutProxy
+from tests.support.servers import StartUpload
+from tests.support.storage import partials, sha256
 
 
 async def test_put_resumes_after_the_connection_is_cut(
-    start_server: StartServer, nursery: trio.Nursery, tmp_path: Path
+    start_server: StartUpload, nursery: trio.Nursery, tmp_path: Path
 ) -> None:
     server = await start_server()
     proxy = CutProxy(server.port, budget=700_000)
@@ -27,16 +28,16 @@ async def test_put_resumes_after_the_connection_is_cut(
     source.write_bytes(os.urandom(2_000_000))
     stored = await put_resuming("127.0.0.1", proxy_port, source, retries=2, backoff=0.01)
     assert stored.sha256 == sha256(source.read_bytes())
-    assert (server.store.root / "big.bin").read_bytes() == source.read_bytes()
+    assert (server.root / "big.bin").read_bytes() == source.read_bytes()
     assert proxy.connections == 2
     assert server.counters.extra["resumes"] == 1
     # What the cut connection delivered was not sent again: ~2 MB in all, not 2.7 MB.
     assert server.counters.bytes_in < 2_000_000 + 10_000
-    assert partials(server) == []
+    assert partials(server.root) == []
 
 
 async def test_put_gives_up_after_its_retries(
-    start_server: StartServer, nursery: trio.Nursery
+    start_server: StartUpload, nursery: trio.Nursery
 ) -> None:
     server = await start_server()
     proxy_port = await nursery.start(CutProxy(server.port, budget=200_000, cuts=10).run)
@@ -44,15 +45,15 @@ async def test_put_gives_up_after_its_retries(
         await put_resuming("127.0.0.1", proxy_port, os.urandom(1_000_000), name="x",
                            retries=1, backoff=0.01)
     assert server.counters.extra["resumes"] == 1  # the one retry resumed, then was cut too
-    assert len(partials(server)) == 1
+    assert len(partials(server.root)) == 1
 
 
 async def test_get_resumes_after_the_connection_is_cut(
-    start_server: StartServer, nursery: trio.Nursery, tmp_path: Path
+    start_server: StartUpload, nursery: trio.Nursery, tmp_path: Path
 ) -> None:
     server = await start_server()
     data = os.urandom(3_000_000)
-    (server.store.root / "d.bin").write_bytes(data)
+    (server.root / "d.bin").write_bytes(data)
     proxy = CutProxy(server.port, budget=1_000_000, upstream=False)
     proxy_port = await nursery.start(proxy.run)
     info = await get_resuming("127.0.0.1", proxy_port, "d.bin", tmp_path / "d.bin",
@@ -86,7 +87,7 @@ def test_serve_forwards_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 async def test_client_commands_against_a_server(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartUpload, tmp_path: Path
 ) -> None:
     server = await start_server()
     port = str(server.port)
@@ -121,11 +122,11 @@ def test_progress_bar_is_silent_without_a_terminal(capsys: pytest.CaptureFixture
 
 
 async def test_get_starts_over_when_a_stale_part_fails_verification(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartUpload, tmp_path: Path
 ) -> None:
     server = await start_server()
     data = os.urandom(200_000)
-    (server.store.root / "d.bin").write_bytes(data)
+    (server.root / "d.bin").write_bytes(data)
     (tmp_path / "d.bin.part").write_bytes(b"\x00" * 50_000)  # from some other file
     info = await get_resuming("127.0.0.1", server.port, "d.bin", tmp_path / "d.bin",
                               retries=1, backoff=0.01)

@@ -11,8 +11,8 @@ from services.upload.codec import Kind, decode_payload
 from services.upload.events import UploadErrorCode
 from services.upload.protocol import TRANSITIONS, State
 from services.wire.preface import encode_preface
-from tests.docblocks import ROOT
-from tests.upload.conftest import StartServer
+from tests.support.docblocks import ROOT
+from tests.support.servers import StartUpload
 
 
 def section(path: str) -> str:
@@ -64,7 +64,7 @@ def test_classic_example_bytes_match_their_text() -> None:
         assert bytes.fromhex(hexes) == text.encode()
 
 
-async def test_readme_library_example_runs(start_server: StartServer, tmp_path) -> None:
+async def test_readme_library_example_runs(start_server: StartUpload, tmp_path) -> None:
     readme = section("README.md")
     code = readme.split("```python\n", 1)[1].split("```", 1)[0]
     server = await start_server()

@@ -6,7 +6,7 @@ import re
 
 from services.wire import ErrorCode, encode_frame, encode_preface
 from services.wire.frames import MAX_JSON_PAYLOAD
-from tests.docblocks import ROOT
+from tests.support.docblocks import ROOT
 
 DOC = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
 
