@@ -1,15 +1,23 @@
-"""Relay one client connection to its upstream, byte for byte, both ways.
+"""Relay two Trio streams to each other, byte for byte, both ways, as if they were one connection.
 
-The gateway is meant to be invisible: bytes are forwarded as they come (no
+The relay is meant to be invisible: bytes are forwarded as they come (no
 framing, no buffering beyond one chunk per direction, so back-pressure reaches
 the sender), a FIN from one side becomes a FIN to the other (half-close), and
 a reset from one side becomes a reset of the other (SO_LINGER 0), so that
-learners' programs see through the gateway what they would see directly.
+programs see through the relay what they would see directly. The side that
+reset is named in the result (``client-reset``, ``upstream-reset``).
 
-Resource handling: the upstream stream is owned here and closed on return; the
-client stream belongs to the caller. Error handling: every transport error
-ends the relay and is reported in the returned :class:`RelayResult`; nothing
-is raised for the peers' behaviour.
+Each direction passes every chunk through its :data:`Pipe`: the seam where
+the lab's fault proxy puts its toxics (latency, bandwidth, cuts; model:
+toxiproxy's ``Pipe``). The default, :func:`pass_through`, forwards the chunk
+unchanged. A pipe may send a chunk in pieces, later, changed, or not at all;
+it must not reorder chunks (the relay hands it the next one only once it has
+returned).
+
+Resource handling: both streams belong to the caller, who closes them after
+:func:`relay` returns; after a reset they are set to reset on that close.
+Error handling: every transport error ends the relay and is reported in the
+returned :class:`RelayResult`; nothing is raised for the peers' behaviour.
 """
 
 from __future__ import annotations
@@ -17,16 +25,32 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 import trio
 
 CHUNK = 64 * 1024
 
+Send = Callable[[bytes], Awaitable[None]]
+Pipe = Callable[[bytes, Send], Awaitable[None]]
+"""``pipe(chunk, send)``: what one direction does with one chunk it received."""
+
+
+async def pass_through(chunk: bytes, send: Send) -> None:
+    """The pipe of a plain relay: forward the chunk as it is."""
+    await send(chunk)
+
 
 @dataclass
 class RelayResult:
-    """How a relay ended: bytes each way and why."""
+    """How a relay ended: bytes delivered each way and why.
+
+    ``reason``: ``done`` (both sides sent EOF), ``client-reset`` or
+    ``upstream-reset``, ``idle-timeout``, or ``closed`` (a stream was closed
+    under the relay).
+    """
 
     bytes_up: int = 0
     bytes_down: int = 0
@@ -54,35 +78,32 @@ class _Relay:
         self.result = RelayResult()
         self.last_activity = trio.current_time()
 
-    async def pump(
-        self,
-        source: trio.abc.HalfCloseableStream,
-        sink: trio.abc.HalfCloseableStream,
-        *,
-        upward: bool,
-        scope: trio.CancelScope,
-    ) -> None:
+    async def pump(self, pipe: Pipe, *, upward: bool, scope: trio.CancelScope) -> None:
+        """Move one direction's chunks through ``pipe`` until EOF (passed on) or an error."""
+        source, sink = (self.client, self.upstream) if upward else (self.upstream, self.client)
         source_side, sink_side = ("client", "upstream") if upward else ("upstream", "client")
-        while True:
+        side = source_side  # who is to blame if the current call fails
+
+        async def send(chunk: bytes) -> None:
+            nonlocal side
+            side = sink_side
+            await sink.send_all(chunk)
             side = source_side
-            try:
-                data = await source.receive_some(CHUNK)
-                if not data:
-                    break
-                self.last_activity = trio.current_time()
-                side = sink_side
-                await sink.send_all(data)
-            except trio.BrokenResourceError:
-                # One side reset: pass the reset on to the other.
-                self._fail(f"{side}-reset", scope, reset=True)
-                return
-            except trio.ClosedResourceError:
-                self._fail("closed", scope, reset=False)
-                return
             if upward:
-                self.result.bytes_up += len(data)
+                self.result.bytes_up += len(chunk)
             else:
-                self.result.bytes_down += len(data)
+                self.result.bytes_down += len(chunk)
+
+        try:
+            while data := await source.receive_some(CHUNK):
+                self.last_activity = trio.current_time()
+                await pipe(bytes(data), send)  # no copy: sockets return bytes
+        except trio.BrokenResourceError:
+            self._fail(f"{side}-reset", scope, reset=True)
+            return
+        except trio.ClosedResourceError:
+            self._fail("closed", scope, reset=False)
+            return
         try:
             await sink.send_eof()
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
@@ -91,7 +112,7 @@ class _Relay:
     def _fail(self, reason: str, scope: trio.CancelScope, *, reset: bool) -> None:
         if self.result.reason == "done":  # the first failure is the story
             self.result.reason = reason
-        if reset:
+        if reset:  # pass one side's reset on to the other
             _reset_on_close(self.client)
             _reset_on_close(self.upstream)
         scope.cancel()
@@ -111,19 +132,21 @@ async def relay(
     upstream: trio.abc.HalfCloseableStream,
     *,
     idle_timeout: float,
+    upward: Pipe = pass_through,
+    downward: Pipe = pass_through,
 ) -> RelayResult:
-    """Forward until both sides have sent EOF, one resets, or nothing moves for ``idle_timeout``."""
+    """Relay until both sides have sent EOF, one resets, or nothing moves for ``idle_timeout``.
+
+    ``upward`` carries the client's chunks to the upstream, ``downward`` the
+    upstream's to the client.
+    """
     state = _Relay(client, upstream, idle_timeout)
-    async with upstream, trio.open_nursery() as nursery:
-        pumps = trio.CancelScope()
+    async with trio.open_nursery() as nursery:
         nursery.start_soon(state.watchdog, nursery.cancel_scope)
+        pumps = trio.CancelScope()
         with pumps:
             async with trio.open_nursery() as both:
-                both.start_soon(
-                    lambda: state.pump(client, upstream, upward=True, scope=pumps)
-                )
-                both.start_soon(
-                    lambda: state.pump(upstream, client, upward=False, scope=pumps)
-                )
+                both.start_soon(partial(state.pump, upward, upward=True, scope=pumps))
+                both.start_soon(partial(state.pump, downward, upward=False, scope=pumps))
         nursery.cancel_scope.cancel()
     return state.result

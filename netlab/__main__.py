@@ -1,5 +1,5 @@
-"""``python -m services`` is the ``netlab`` command."""
+"""``python -m netlab`` is the ``netlab`` command."""
 
-from services.cli import main
+from netlab.cli import main
 
 main()

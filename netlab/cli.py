@@ -1,4 +1,8 @@
-"""The ``netlab`` command: one group, one sub-group per service."""
+"""The ``netlab`` command: one group, one sub-group per service, and the lab's gateway.
+
+It lives above both ``services`` and ``lab`` because it names commands of
+both; ``services`` never imports ``lab`` (``tests/test_layers.py`` checks).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ import importlib
 
 import click
 
-# Each service module exposes a click group named ``cli``; listed here so a
-# service can be added without touching anything else.
+# Each module exposes a click command named ``cli``; listed here so a service
+# can be added without touching anything else.
 SERVICE_COMMANDS = {
     "chat": "services.chat.cli",
     "exec": "services.remote_exec.cli",

@@ -4,27 +4,23 @@ Example (what compose.yaml runs)::
 
     netlab gateway --route 8000=chat:8000 --route 8001=exec:8000 \\
         --public 8000=127.0.0.1:8000 --public 8001=127.0.0.1:8001
+
+Like the servers' ``serve`` commands, it only parses: one
+:class:`GatewayConfig` goes to :func:`services.runtime.main.main`. Its
+options are also read from ``NETLAB_GATEWAY_<OPTION>`` (the lab's servers
+share the container environment's ``NETLAB_<OPTION>``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-import trio
 
 from lab.gateway.routes import PublicAddress, Route, RouteError
-from lab.gateway.server import GatewayConfig, run_gateway
-from services.runtime.config import env_name
-from services.runtime.logs import configure_logging
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
-    return click.option(f"--{name}", envvar=env_name(f"gateway-{name}"), show_default=True,
-                        **kwargs)
+from lab.gateway.server import ENV_PREFIX, Gateway, GatewayConfig
+from services.runtime.main import main
+from services.runtime.options import build_config, config_options
 
 
 def _parse(kind: type[Route] | type[PublicAddress], values: tuple[str, ...]) -> tuple[Any, ...]:
@@ -39,27 +35,10 @@ def _parse(kind: type[Route] | type[PublicAddress], values: tuple[str, ...]) -> 
               help="Listen on PORT and forward to HOST:PORT (repeatable).")
 @click.option("--public", "public", multiple=True, metavar="PORT=HOST:PORT",
               help="Where the host reaches listen PORT (for the banner; repeatable).")
-@_option("host", default="127.0.0.1", help="Address the routes listen on (0.0.0.0 in containers).")
-@_option("max-clients", type=click.IntRange(min=1), default=1000,
-         help="Connections relayed at once per route.")
-@_option("connect-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0,
-         help="Seconds to reach an upstream.")
-@_option("idle-timeout", type=click.FloatRange(min=0, min_open=True), default=900.0,
-         help="Seconds without a byte either way before a relay is closed.")
-@_option("grace-period", type=click.FloatRange(min=0, min_open=True), default=1.0,
-         help="Seconds open relays may continue after SIGTERM.")
-@_option("stats-port", type=click.IntRange(0, 65535), default=None,
-         help="Serve a JSON line of the gateway's counters on this port.")
-@_option("log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-         default="info", help="Log verbosity.")
-@click.option("--banner/--no-banner", default=True, help="Print how to connect at start.")
+@config_options(GatewayConfig, env_prefix=ENV_PREFIX)
 def cli(routes: tuple[str, ...], public: tuple[str, ...], **options: Any) -> None:
     """Forward learner ports to the lab's servers (the lab's front door)."""
-    parsed_routes = _parse(Route, routes)
-    parsed_public = _parse(PublicAddress, public)
-    try:
-        config = GatewayConfig(routes=parsed_routes, public=parsed_public, **options)
-    except (RouteError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
-    configure_logging(config.log_level)
-    trio.run(run_gateway, config)
+    config = build_config(
+        GatewayConfig, options, routes=_parse(Route, routes), public=_parse(PublicAddress, public)
+    )
+    main(config, Gateway)

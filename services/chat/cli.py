@@ -1,33 +1,24 @@
-"""``netlab chat serve`` and ``netlab chat client``: parse options, forward to ``run()``.
+"""``netlab chat serve`` and ``netlab chat client``: parse options, forward them.
 
-Nothing is built here (model: uvicorn's ``main.py``); tests patch the ``run``
-functions to check the parsing.
+Nothing is built here (model: uvicorn's ``main.py``): ``serve`` hands one
+:class:`ChatConfig` to :func:`services.runtime.main.main`, ``client`` its
+options to :func:`run_client`; tests patch those two to check the parsing.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import trio
 
-from services.chat.client import Backoff
-from services.chat.config import DEFAULT_MAX_RATE, DEFAULT_PORT, DEFAULT_QUEUE_SIZE, ChatConfig
-from services.chat.detect import DEFAULT_WINDOW
-from services.chat.directory import NOTICE_LIMIT
-from services.chat.protocol import DEFAULT_MAX_LINE
-from services.runtime.config import env_name
-from services.runtime.options import server_options
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
-    """A chat option that the ``NETLAB_*`` env var of the same name also sets."""
-    return click.option(f"--{name}", envvar=env_name(name), show_default=True, **kwargs)
+from services.chat.config import DEFAULT_PORT, ChatConfig
+from services.chat.server import process_server
+from services.runtime.main import main
+from services.runtime.options import build_config, config_options, option
+from services.runtime.retry import Backoff
 
 
 @click.group()
@@ -36,37 +27,15 @@ def cli() -> None:
 
 
 @cli.command()
-@server_options(default_port=DEFAULT_PORT)
-@_option("max-line", type=click.IntRange(16, 65536), default=DEFAULT_MAX_LINE,
-         help="Longest line a client may send, in bytes.")
-@_option("queue-size", type=click.IntRange(min=1), default=DEFAULT_QUEUE_SIZE,
-         help="Lines queued for one client before it is dropped as a slow consumer.")
-@_option("classic-window", type=click.FloatRange(0, 10, min_open=True), default=DEFAULT_WINDOW,
-         help="Seconds after a client's first byte to wait for a newline before "
-              "treating it as the tutorial's (classic) client.")
-@_option("max-rate", type=click.FloatRange(min=0), default=DEFAULT_MAX_RATE,
-         help="Lines per second read from one client (after a burst of as many); "
-              "faster senders are slowed down. 0: no limit.")
-@_option("notice-limit", type=click.IntRange(min=0), default=NOTICE_LIMIT,
-         help="Rooms with more members than this get no join/leave/rename notices.")
-@click.option("--console/--no-console", envvar=env_name("console"), default=True,
-              show_default=True,
-         help="Read operator commands from stdin and show what classic clients say on stdout.")
+@config_options(ChatConfig, port=DEFAULT_PORT)
 def serve(**options: Any) -> None:
     """Run the chat server (SIGTERM or SIGINT: tell clients, close, exit 0)."""
-    run_serve(**options)
-
-
-def run_serve(**options: Any) -> None:
-    """Forward parsed options to the server."""
-    from services.chat.server import main
-
-    main(ChatConfig(**options))
+    main(build_config(ChatConfig, options), process_server)
 
 
 @cli.command()
-@_option("host", default="127.0.0.1", help="Server address.")
-@_option("port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, help="Server port.")
+@option("host", default="127.0.0.1", help="Server address.")
+@option("port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, help="Server port.")
 @click.option("--nick", help="Nickname to take (default: the guest name the server gives).")
 @click.option("--room", help="Room to join (default: lobby).")
 @click.option("--attempts", type=click.IntRange(min=1), default=6, show_default=True,

@@ -1,13 +1,16 @@
-"""The chat server's settings (CLI → ``run()`` → this frozen config → components)."""
+"""The chat server's settings (CLI → this frozen config → ``main`` → components)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import click
+
 from services.chat.detect import DEFAULT_WINDOW
 from services.chat.directory import NOTICE_LIMIT
 from services.chat.protocol import DEFAULT_MAX_LINE
 from services.runtime.config import ServerConfig
+from services.runtime.options import setting
 
 DEFAULT_PORT = 8000
 # Lines waiting for one client before it counts as a slow consumer. A healthy
@@ -33,12 +36,32 @@ class ChatConfig(ServerConfig):
     from stdin.
     """
 
-    queue_size: int = DEFAULT_QUEUE_SIZE
-    max_line: int = DEFAULT_MAX_LINE
-    classic_window: float = DEFAULT_WINDOW
-    max_rate: float = DEFAULT_MAX_RATE
-    notice_limit: int = NOTICE_LIMIT
-    console: bool = True
+    queue_size: int = setting(
+        DEFAULT_QUEUE_SIZE, type=click.IntRange(min=1),
+        help="Lines queued for one client before it is dropped as a slow consumer.",
+    )
+    max_line: int = setting(
+        DEFAULT_MAX_LINE, type=click.IntRange(16, 65536),
+        help="Longest line a client may send, in bytes.",
+    )
+    classic_window: float = setting(
+        DEFAULT_WINDOW, type=click.FloatRange(0, 10, min_open=True),
+        help="Seconds after a client's first byte to wait for a newline before "
+             "treating it as the tutorial's (classic) client.",
+    )
+    max_rate: float = setting(
+        DEFAULT_MAX_RATE, type=click.FloatRange(min=0),
+        help="Lines per second read from one client (after a burst of as many); "
+             "faster senders are slowed down. 0: no limit.",
+    )
+    notice_limit: int = setting(
+        NOTICE_LIMIT, type=click.IntRange(min=0),
+        help="Rooms with more members than this get no join/leave/rename notices.",
+    )
+    console: bool = setting(
+        True,
+        help="Read operator commands from stdin and show what classic clients say on stdout.",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

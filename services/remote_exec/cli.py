@@ -1,17 +1,16 @@
 """``netlab exec``: the server (``serve``) and the client (``run``).
 
-The commands only parse and forward: ``serve`` to
-:func:`services.remote_exec.server.run`, ``run`` to the client library.
+The commands only parse and forward: ``serve`` one :class:`ExecConfig` to
+:func:`services.runtime.main.main`, ``run`` to the client library.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import click
 import trio
@@ -27,37 +26,14 @@ from services.remote_exec.client import (
     ExecResult,
     open_exec,
 )
-from services.remote_exec.config import TOKEN_ENV
-from services.runtime.config import env_name
-from services.runtime.options import server_options
+from services.remote_exec.config import TOKEN_ENV, TOKEN_FILE_ENV, ExecConfig
+from services.remote_exec.server import ExecServer
+from services.runtime.main import main
+from services.runtime.options import build_config, config_options
 
 DEFAULT_PORT = 8001
 EXIT_INTERRUPTED = 130
-UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 STDIN_READ = 64 * 1024
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class ByteSize(click.ParamType):  # type: ignore[type-arg]
-    """A byte count: ``1048576``, ``512K``, ``10M``, ``1G`` (binary units)."""
-
-    name = "size"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        match = re.fullmatch(r"\s*(\d+)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", str(value))
-        if match is None:
-            self.fail(f"{value!r} is not a size like 1048576, 512K, 10M or 1G", param, ctx)
-        return int(match[1]) * UNITS[match[2].lower()]
-
-
-SIZE = ByteSize()
-
-
-def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
-    flag = name.split("/")[0]
-    return click.option(f"--{name}", envvar=env_name(flag), show_default=True, **kwargs)
 
 
 @click.group()
@@ -66,35 +42,32 @@ def cli() -> None:
 
 
 @cli.command()
-@server_options(default_port=DEFAULT_PORT)
-@click.option("--token-file", envvar="NETLAB_EXEC_TOKEN_FILE",
+@config_options(ExecConfig, port=DEFAULT_PORT)
+@click.option("--token-file", envvar=TOKEN_FILE_ENV,
               type=click.Path(dir_okay=False, path_type=Path),
               help=f"File whose first line is the shared token (else env {TOKEN_ENV}).")
-@_option("shell", default="/bin/sh", help="Shell that runs each command as SHELL -c COMMAND.")
-@_option("max-concurrent", type=click.IntRange(min=1), default=16,
-         help="Commands running at once; more wait in line.")
-@_option("max-queued", type=click.IntRange(min=0), default=64,
-         help="Commands waiting for a slot at once; more are refused with 'busy'.")
-@_option("queue-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
-         help="Seconds a command may wait for a slot before it is refused with 'busy'.")
-@_option("command-timeout", type=click.FloatRange(min=0, min_open=True), default=300.0,
-         help="Wall-time limit of a command (clients may ask for less).")
-@_option("output-limit", type=SIZE, default="1G",
-         help="Bytes of stdout+stderr a command may print before it is killed.")
-@_option("classic/--no-classic", default=True,
-         help="Serve the tutorial's exec client (no token: anyone who connects can run commands).")
-@_option("classic-output-limit", type=SIZE, default="64M",
-         help="Output cap for classic clients (their answer is held whole).")
-@_option("kill-grace", type=click.FloatRange(min=0, min_open=True), default=1.0,
-         help="Seconds between SIGTERM and SIGKILL when a command's group is killed.")
-def serve(**options: Any) -> None:
+def serve(token_file: Path | None, **options: Any) -> None:
     """Run the exec server (netlab clients and the tutorial's exec client)."""
-    from services.remote_exec.server import run
+    main(build_config(ExecConfig, options, token=take_token(token_file)), ExecServer)
 
+
+def take_token(token_file: Path | None) -> str:
+    """The server's shared secret, read once: ``token_file``'s first line, else the env var.
+
+    The env var is removed either way: commands must not inherit it (and
+    spawn faster without a copied environment).
+    """
+    token = os.environ.pop(TOKEN_ENV, "")
+    return read_token_file(token_file) if token_file is not None else token.strip()
+
+
+def read_token_file(path: Path) -> str:
+    """The first line of ``path``, stripped (a file that cannot be read is a usage error)."""
     try:
-        run(token=os.environ.get(TOKEN_ENV), **options)
-    except (ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"cannot read the token file: {exc}") from None
+    return lines[0].strip() if lines else ""
 
 
 async def _local_stdin() -> AsyncIterator[bytes]:
@@ -138,10 +111,9 @@ def run_command(command: tuple[str, ...], host: str, port: int, token: str,
     69 if the server is unreachable or busy.
     """
     if token_file is not None:
-        lines = token_file.read_text(encoding="utf-8").splitlines()
-        token = lines[0].strip() if lines else ""
+        token = read_token_file(token_file)
 
-    async def main() -> ExecResult:
+    async def execute() -> ExecResult:
         async with open_exec(host, port, token=token, connect_timeout=connect_timeout) as ex:
             return await ex.run(
                 " ".join(command), timeout=timeout,
@@ -151,7 +123,7 @@ def run_command(command: tuple[str, ...], host: str, port: int, token: str,
             )
 
     try:
-        result = trio.run(main)
+        result = trio.run(execute)
     except AuthFailed as exc:
         _fail(f"authentication failed ({exc.code}): {exc.message}; "
               f"set {TOKEN_ENV} or use --token-file", EXIT_AUTH)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import click
+
 from services.runtime.config import ServerConfig
+from services.runtime.options import BYTE_SIZE, DURATION, setting
 
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 TOKEN_ENV = "NETLAB_EXEC_TOKEN"
+TOKEN_FILE_ENV = "NETLAB_EXEC_TOKEN_FILE"
 MAX_TOKEN = 1024
 
 
@@ -30,15 +34,39 @@ class ExecConfig(ServerConfig):
     """
 
     token: str = field(default="", repr=False)
-    shell: str = "/bin/sh"
-    max_concurrent: int = 16
-    max_queued: int = 64
-    queue_timeout: float = 10.0
-    command_timeout: float = 300.0
-    output_limit: int = 1 * GiB
-    classic: bool = True
-    classic_output_limit: int = 64 * MiB
-    kill_grace: float = 1.0
+    shell: str = setting(
+        "/bin/sh", help="Shell that runs each command as SHELL -c COMMAND."
+    )
+    max_concurrent: int = setting(
+        16, type=click.IntRange(min=1), help="Commands running at once; more wait in line."
+    )
+    max_queued: int = setting(
+        64, type=click.IntRange(min=0),
+        help="Commands waiting for a slot at once; more are refused with 'busy'.",
+    )
+    queue_timeout: float = setting(
+        10.0, type=DURATION,
+        help="Seconds a command may wait for a slot before it is refused with 'busy'.",
+    )
+    command_timeout: float = setting(
+        300.0, type=DURATION, help="Wall-time limit of a command (clients may ask for less)."
+    )
+    output_limit: int = setting(
+        1 * GiB, type=BYTE_SIZE,
+        help="Bytes of stdout+stderr a command may print before it is killed.",
+    )
+    classic: bool = setting(
+        True,
+        help="Serve the tutorial's exec client (no token: anyone who connects can run commands).",
+    )
+    classic_output_limit: int = setting(
+        64 * MiB, type=BYTE_SIZE,
+        help="Output cap for classic clients (their answer is held whole).",
+    )
+    kill_grace: float = setting(
+        1.0, type=DURATION,
+        help="Seconds between SIGTERM and SIGKILL when a command's group is killed.",
+    )
     drain_timeout: float = 1.0
     read_size: int = 256 * KiB
     pipe_size: int = 1 * MiB

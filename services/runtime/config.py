@@ -1,14 +1,18 @@
 """Configuration shared by every server. Service configs subclass :class:`ServerConfig`.
 
-Configuration flows one way: CLI flags (or ``NETLAB_*`` env vars, read by the
-CLI) → keyword-only ``run()`` → a frozen config → components.
+Configuration flows one way: CLI flags (or ``NETLAB_*`` env vars) → one
+frozen config → ``main(config, Server)`` → components. Each field declared
+with :func:`~services.runtime.options.setting` is also a command-line option;
+the others (``queue_size`` here) are tuning knobs for tests and code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-ENV_PREFIX = "NETLAB_"
+import click
+
+from services.runtime.options import DURATION, PORT, setting
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,15 +24,31 @@ class ServerConfig:
     ``idle_timeout`` (receiving) or ``send_timeout`` (a peer not reading).
     """
 
-    host: str = "127.0.0.1"
-    port: int = 0
-    max_clients: int = 1000
-    idle_timeout: float = 300.0
-    send_timeout: float = 10.0
-    grace_period: float = 5.0
+    host: str = setting("127.0.0.1", help="Address to listen on (0.0.0.0 in containers).")
+    port: int = setting(0, type=PORT, help="Port to listen on; 0 picks a free one.")
+    max_clients: int = setting(
+        1000, type=click.IntRange(min=1),
+        help="Connections served at once; more are refused with a reason.",
+    )
+    idle_timeout: float = setting(
+        300.0, type=DURATION,
+        help="Seconds a client may stay silent before it is disconnected.",
+    )
+    send_timeout: float = setting(
+        10.0, type=DURATION,
+        help="Seconds a client may leave our bytes unread before it is disconnected.",
+    )
+    grace_period: float = setting(
+        5.0, type=DURATION, help="Seconds in-flight work may take to finish after SIGTERM."
+    )
     queue_size: int = 256
-    stats_port: int | None = None
-    log_level: str = "info"
+    stats_port: int | None = setting(
+        None, type=PORT, help="Serve a JSON line of the server's counters on this port."
+    )
+    log_level: str = setting(
+        "info", type=click.Choice(["debug", "info", "warning", "error"]),
+        help="Log verbosity (structured lines on stderr).",
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -40,8 +60,3 @@ class ServerConfig:
                 raise ValueError(f"{name} must be positive")
         if self.queue_size < 1:
             raise ValueError("queue_size must be at least 1")
-
-
-def env_name(option: str) -> str:
-    """The env var that sets a CLI option: ``idle-timeout`` → ``NETLAB_IDLE_TIMEOUT``."""
-    return ENV_PREFIX + option.upper().replace("-", "_")

@@ -1,4 +1,8 @@
-"""Running a server as a process: signals, the stats port, exit status.
+"""Running a server as a process: ``main(config, Server)``, signals, the stats port, exit status.
+
+Every netlab server process (chat, exec, upload, the lab's gateway) goes
+through :func:`main`: the CLI builds one frozen config and hands it here with
+the server class, nothing else.
 
 SIGTERM and SIGINT start a graceful shutdown (see :mod:`lifecycle`); a second
 signal cancels at once. ``serve_stats`` answers each connection to the stats
@@ -12,15 +16,21 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 import trio
 
+from services.runtime.config import ServerConfig
 from services.runtime.counters import Counters
 from services.runtime.lifecycle import Lifecycle
-from services.runtime.logs import log_event
+from services.runtime.logs import configure_logging, log_event
 
 STATS_SEND_TIMEOUT = 2.0
+
+ConfigT = TypeVar("ConfigT", bound=ServerConfig)
 
 
 async def shutdown_on_signals(
@@ -66,31 +76,76 @@ async def serve_stats(
     await trio.serve_listeners(answer, listeners)
 
 
+class Server(Protocol):
+    """What :func:`main` runs: a server's ``run``, and what it shares with the signals and stats."""
+
+    counters: Counters
+    lifecycle: Lifecycle
+    logger: logging.Logger
+
+    async def run(self, *, task_status: trio.TaskStatus[Any] = ...) -> None:
+        """Serve until the lifecycle has drained; report the bound port(s) when listening."""
+
+
 async def run_server(
-    serve_fn: Callable[..., Awaitable[None]],
+    server: Server,
     *,
-    lifecycle: Lifecycle,
-    counters: Counters,
-    logger: logging.Logger,
     stats_host: str,
     stats_port: int | None,
-    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run ``serve_fn(task_status=...)`` with signal handling and optional stats port.
+    """Run ``server`` with signal handling and the optional stats port.
 
-    Reports the served port through ``task_status``; returns when the server
-    has shut down, so the process can exit 0.
+    Reports what ``server.run`` reports (its port) through ``task_status``;
+    returns when the server has shut down, so the process can exit 0.
     """
     async with trio.open_nursery() as nursery:
-        await nursery.start(shutdown_on_signals, lifecycle, logger, nursery.cancel_scope)
+        await nursery.start(
+            shutdown_on_signals, server.lifecycle, server.logger, nursery.cancel_scope
+        )
         if stats_port is not None:
-            await nursery.start(
-                lambda task_status: serve_stats(
-                    counters, host=stats_host, port=stats_port, logger=logger,
-                    task_status=task_status,
-                )
-            )
-        port = await nursery.start(serve_fn)
+            await nursery.start(partial(
+                serve_stats, server.counters, host=stats_host, port=stats_port,
+                logger=server.logger,
+            ))
+        port = await nursery.start(_run_then_stop, server, nursery.cancel_scope)
         task_status.started(port)
-        await lifecycle.stopped.wait()
-        nursery.cancel_scope.cancel()
+
+
+async def _run_then_stop(
+    server: Server,
+    helpers: trio.CancelScope,
+    *,
+    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    # The server has stopped when ``run`` returns (a gateway serves several
+    # listeners, each setting ``stopped``); only then do signals and stats go.
+    await server.run(task_status=task_status)
+    helpers.cancel()
+
+
+def main(config: ConfigT, server_class: Callable[[ConfigT], Server]) -> None:
+    """Run one server as this process until SIGTERM/SIGINT; exit 0 after a graceful shutdown.
+
+    Configures logging, builds the server from ``config`` and runs it with
+    :func:`run_server`. A server that cannot start (its port is taken) exits 1
+    with one line on stderr, not a traceback.
+    """
+    configure_logging(config.log_level)
+    server = server_class(config)
+    try:
+        trio.run(partial(run_server, server, stats_host=config.host, stats_port=config.stats_port))
+    except* OSError as failures:
+        reasons = "; ".join(str(exc) for exc in _leaves(failures))
+        log_event(server.logger, "start-failed", level=logging.ERROR, error=reasons)
+        sys.exit(f"netlab: cannot serve: {reasons}")
+    sys.stdout.flush()  # the console's and the banner's last lines
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    """The exceptions in ``group`` and in the groups nested in it (Trio nests one per nursery)."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc

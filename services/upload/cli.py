@@ -1,13 +1,12 @@
 """``netlab upload``: the server (``serve``) and the client commands (put, get, list, stat).
 
-The commands only parse and forward: ``serve`` to :func:`services.upload.server.run`,
-the client commands to :mod:`services.upload.client`.
+The commands only parse and forward: ``serve`` one :class:`UploadConfig` to
+:func:`services.runtime.main.main`, the client commands to :mod:`services.upload.client`.
 """
 
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +24,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from services.runtime.config import env_name
-from services.runtime.options import server_options
+from services.runtime.main import main
+from services.runtime.options import build_config, config_options
 from services.upload.client import (
     UploadError,
     UploadRefused,
@@ -34,29 +33,12 @@ from services.upload.client import (
     open_upload,
     put_resuming,
 )
-from services.upload.config import OverwritePolicy
+from services.upload.config import UploadConfig
+from services.upload.server import UploadServer
 
 DEFAULT_PORT = 8002
-UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class ByteSize(click.ParamType):  # type: ignore[type-arg]
-    """A byte count: ``1048576``, ``512K``, ``10M``, ``4G`` (binary units)."""
-
-    name = "size"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        match = re.fullmatch(r"\s*(\d+)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", str(value))
-        if match is None:
-            self.fail(f"{value!r} is not a size like 1048576, 512K, 10M or 4G", param, ctx)
-        return int(match[1]) * UNITS[match[2].lower()]
-
-
-SIZE = ByteSize()
 
 
 @click.group()
@@ -64,31 +46,11 @@ def cli() -> None:
     """Verified, atomic, resumable file uploads: server and client."""
 
 
-def _option(name: str, **kwargs: Any) -> Callable[[F], F]:
-    return click.option(f"--{name}", envvar=env_name(name), show_default=True, **kwargs)
-
-
 @cli.command()
-@server_options(default_port=DEFAULT_PORT)
-@_option("root", type=click.Path(file_okay=False, path_type=Path), default=Path("uploads"),
-         help="Directory of stored files (created if missing).")
-@_option("max-file-size", type=SIZE, default="4G", help="Largest file accepted.")
-@_option("quota", type=SIZE, default=None,
-         help="Total bytes of stored files, partials and uploads in flight (default: none).")
-@_option("partial-ttl", type=click.FloatRange(min=0, min_open=True), default=86400.0,
-         help="Seconds an interrupted upload is kept for a resume after its last byte.")
-@_option("cleanup-interval", type=click.FloatRange(min=0, min_open=True), default=60.0,
-         help="Seconds between sweeps deleting expired partial uploads.")
-@_option("overwrite", type=click.Choice([p.value for p in OverwritePolicy]),
-         default=OverwritePolicy.ON_REQUEST.value,
-         help="Existing names: refuse, replace when the client asks, or always replace.")
-@_option("max-uploads", type=click.IntRange(min=1), default=64,
-         help="Uploads in progress at once; more are refused with 'busy'.")
+@config_options(UploadConfig, port=DEFAULT_PORT)
 def serve(**options: Any) -> None:
     """Run the upload server (for netlab and tutorial clients)."""
-    from services.upload.server import run
-
-    run(**options)
+    main(build_config(UploadConfig, options), UploadServer)
 
 
 def client_options(func: F) -> F:
@@ -107,10 +69,10 @@ def client_options(func: F) -> F:
     return func
 
 
-def _run(main: Callable[[], Awaitable[T]]) -> T:
+def _run(work: Callable[[], Awaitable[T]]) -> T:
     """Run a client coroutine; turn its errors into a message and exit status 1."""
     try:
-        return trio.run(main)
+        return trio.run(work)
     except UploadRefused as exc:
         raise click.ClickException(f"refused ({exc.code}): {exc.message}") from None
     except (UploadError, OSError) as exc:
@@ -172,14 +134,14 @@ def get(name: str, output: Path | None, retries: int, host: str, port: int,
 def list_files(host: str, port: int, connect_timeout: float, timeout: float) -> None:
     """List stored files: size, modification time (UTC) and name."""
 
-    async def main() -> None:
+    async def talk() -> None:
         async with open_upload(host, port, connect_timeout=connect_timeout,
                                timeout=timeout) as up:
             for info in await up.list():
                 when = datetime.datetime.fromtimestamp(info.mtime, datetime.UTC)
                 click.echo(f"{info.size:>12}  {when:%Y-%m-%d %H:%M:%S}  {info.name}")
 
-    _run(main)
+    _run(talk)
 
 
 @cli.command()
@@ -188,7 +150,7 @@ def list_files(host: str, port: int, connect_timeout: float, timeout: float) -> 
 def stat(name: str, host: str, port: int, connect_timeout: float, timeout: float) -> None:
     """Show one stored file's size, time and SHA-256."""
 
-    async def main() -> None:
+    async def talk() -> None:
         async with open_upload(host, port, connect_timeout=connect_timeout,
                                timeout=timeout) as up:
             info = await up.stat(name)
@@ -196,5 +158,5 @@ def stat(name: str, host: str, port: int, connect_timeout: float, timeout: float
         click.echo(f"name: {info.name}\nsize: {info.size}\nsha256: {info.sha256}\n"
                    f"mtime: {when:%Y-%m-%dT%H:%M:%SZ}")
 
-    _run(main)
+    _run(talk)
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+import click
+
 from services.runtime.config import ServerConfig
+from services.runtime.options import BYTE_SIZE, DURATION, setting
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -43,16 +46,33 @@ class UploadConfig(ServerConfig):
     hashing and writing.
     """
 
-    root: Path = field(default_factory=lambda: Path("uploads"))
+    root: Path = setting(
+        Path("uploads"), type=click.Path(file_okay=False, path_type=Path),
+        help="Directory of stored files (created if missing).",
+    )
     # Outgoing queue per connection, in messages: a DATA frame is up to 1 MiB,
     # so a client that downloads slowly holds at most this many MiB here.
     queue_size: int = 4
-    max_file_size: int = 4 * GiB
-    quota: int | None = None
-    partial_ttl: float = 24 * 3600.0
-    cleanup_interval: float = 60.0
-    overwrite: OverwritePolicy = OverwritePolicy.ON_REQUEST
-    max_uploads: int = 64
+    max_file_size: int = setting(4 * GiB, type=BYTE_SIZE, help="Largest file accepted.")
+    quota: int | None = setting(
+        None, type=BYTE_SIZE,
+        help="Total bytes of stored files, partials and uploads in flight (default: none).",
+    )
+    partial_ttl: float = setting(
+        24 * 3600.0, type=DURATION,
+        help="Seconds an interrupted upload is kept for a resume after its last byte.",
+    )
+    cleanup_interval: float = setting(
+        60.0, type=DURATION, help="Seconds between sweeps deleting expired partial uploads."
+    )
+    overwrite: OverwritePolicy = setting(
+        OverwritePolicy.ON_REQUEST, type=click.Choice([p.value for p in OverwritePolicy]),
+        help="Existing names: refuse, replace when the client asks, or always replace.",
+    )
+    max_uploads: int = setting(
+        64, type=click.IntRange(min=1),
+        help="Uploads in progress at once; more are refused with 'busy'.",
+    )
     io_threads: int = 8
     chunk_size: int = 1 * MiB
     receive_size: int = 1 * MiB

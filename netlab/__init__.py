@@ -1,0 +1,1 @@
+"""The ``netlab`` command (:mod:`netlab.cli`), above the servers (``services``) and ``lab``."""
