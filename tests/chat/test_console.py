@@ -85,7 +85,8 @@ async def test_kick_tells_the_client_and_its_room(start_server: StartChat) -> No
 async def test_console_eof_does_not_stop_the_server(start_server: StartChat) -> None:
     server = await start_server()
     await server.console_input.aclose()
-    await trio.sleep(0.05)
+    with trio.fail_after(5):
+        await server.console_source.eof_read.wait()  # the console has seen its input end
     alice = await joined(server.port, "alice")
     bob = await joined(server.port, "bob")
     await alice.send(b"still here\n")

@@ -136,7 +136,7 @@ async def test_past_max_clients_classic_and_netlab_clients_are_told(
     server = await start_server(max_clients=1)
     async with await trio.open_tcp_stream("127.0.0.1", server.port) as holder:
         await holder.send_all(b"\x00netlab/1 exec\n")
-        await trio.sleep(0.1)
+        await wait_for(lambda: server.counters.connections_open == 1)
         (answer,) = await ask(server.port, b"echo hi")
         assert answer == b"netlab: busy: too many clients\n"
         async with await trio.open_tcp_stream("127.0.0.1", server.port) as stream:

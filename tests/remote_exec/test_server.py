@@ -138,7 +138,9 @@ async def test_the_token_is_not_in_the_command_environment(
     assert result.stdout == b"[]\n"
 
 
-@pytest.mark.parametrize("token", ["wrong", "", EXEC_TOKEN + "x", EXEC_TOKEN[:-1]])
+@pytest.mark.parametrize(
+    "token", ["wrong", "", EXEC_TOKEN + "x", EXEC_TOKEN[:-1], "s3cret-tokeN", "S3cret-token"]
+)
 async def test_wrong_or_missing_token_runs_nothing(
     start_server: StartExec, tmp_path: Path, token: str
 ) -> None:
@@ -150,7 +152,8 @@ async def test_wrong_or_missing_token_runs_nothing(
         assert info.value.fatal
         with pytest.raises(ExecConnectionError):  # the server closed the connection
             await ex.run("true")
-    await trio.sleep(0.2)
+    # The connection is over, so nothing it asked for can still start.
+    await wait_for(lambda: server.counters.connections_open == 0)
     assert not flag.exists()
     assert server.counters.extra["commands_started"] == 0
     assert server.counters.extra["auth_failed"] == 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import trio
-
 from services.remote_exec.events import (
     Cancel,
     Error,
@@ -16,6 +14,7 @@ from services.remote_exec.events import (
     StdinEof,
     Stdout,
 )
+from services.wire.preface import encode_preface
 from services.wire.sentinels import CLOSED
 from tests.support.peers import FramePeer
 from tests.support.processes import group_members
@@ -26,8 +25,8 @@ from tests.support.waiting import wait_for
 async def test_an_idle_client_is_told_when_the_server_shuts_down(start_server: StartExec) -> None:
     server = await start_server()
     client = await FramePeer.exec(server.port)
-    await wait_for(lambda: server.counters.connections_open == 1)
-    await trio.sleep(0.05)  # the preface has been read
+    # Once the preface is counted in, the server has read it: the client is in netlab mode.
+    await wait_for(lambda: server.counters.bytes_in == len(encode_preface("exec")))
     server.lifecycle.request_shutdown("test")
     error = await client.next()
     assert isinstance(error, Error)
@@ -72,8 +71,13 @@ async def test_a_client_leaving_while_queued_runs_nothing(start_server: StartExe
     while not isinstance(await holder.next(), Exit):
         pass
     await holder.aclose()
-    await trio.sleep(0.1)
-    assert server.counters.extra["commands_started"] == 1
+    # Slots go first come, first served: a command still in line would start before this one.
+    late = await FramePeer.exec(server.port)
+    await late.send(Run("true", EXEC_TOKEN))
+    while not isinstance(await late.next(), Exit):
+        pass
+    await late.aclose()
+    assert server.counters.extra["commands_started"] == 2
 
 
 async def test_an_idle_client_gets_idle_timeout(start_server: StartExec) -> None:

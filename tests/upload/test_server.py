@@ -16,6 +16,7 @@ from services.upload.events import Data, End, Error, FileInfo, Put, Ready, Store
 from services.upload.partial import fsync_dir
 from services.upload.protocol import Role, UploadConnection
 from services.wire.frames import HEADER
+from services.wire.preface import encode_preface
 from services.wire.sentinels import CLOSED
 from tests.support.peers import FramePeer, send_upload
 from tests.support.servers import StartUpload
@@ -389,7 +390,7 @@ async def test_garbage_after_the_preface_is_answered_and_closed(
 async def test_idle_client_is_told_and_disconnected(start_server: StartUpload) -> None:
     server = await start_server(idle_timeout=0.2)
     async with open_upload("127.0.0.1", server.port) as up:
-        await trio.sleep(0.4)
+        await wait_for(lambda: server.counters.errors_by_reason["timeout"] == 1)
         with pytest.raises((ConnectionLost, UploadRefused)):
             await up.list()
     await wait_for(lambda: server.counters.connections_open == 0)
@@ -467,9 +468,14 @@ async def test_upload_in_flight_finishes_during_the_grace_period(
     raw = await FramePeer.upload(server.port)
     await raw.send(Put("late.bin", len(data), sha256(data)))
     assert await raw.next() == Ready(0)
+    read_before = server.counters.bytes_in
+    idle = await FramePeer.upload(server.port)
+    await wait_for(lambda: server.counters.bytes_in == read_before + len(encode_preface("upload")))
     wire = await send_upload(raw, data, cut=100_000)
     server.lifecycle.request_shutdown("test")
-    await trio.sleep(0.1)
+    # An idle client told of the shutdown: the server is draining before the rest arrives.
+    assert await idle.until_closed() == [Error("shutting-down", "server is shutting down")]
+    await idle.aclose()
     await raw.stream.send_all(wire[100_000:])
     assert await raw.next() == Stored("late.bin", len(data), sha256(data))
     assert await raw.until_closed() == [Error("shutting-down", "server is shutting down")]
