@@ -47,16 +47,12 @@ from services.remote_exec.events import (
     StdinEof,
     Stdout,
 )
-from services.wire.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
-from services.wire.frames import HEADER, HEADER_SIZE, MAX_JSON_PAYLOAD
-from services.wire.sentinels import CLOSED, NEED_DATA, Closed, NeedData
+from services.wire.errors import ErrorCode
+from services.wire.frames import MAX_JSON_PAYLOAD, Frame, FrameBuffer, FrameLimits, encode_frame
+from services.wire.protocol import Connection, Role
+from services.wire.sentinels import Closed, NeedData
 
 DATA_FRAME_LIMIT = 1 << 20  # largest STDIN/STDOUT/STDERR payload either end accepts
-
-
-class Role(enum.Enum):
-    CLIENT = "client"
-    SERVER = "server"
 
 
 class State(enum.Enum):
@@ -82,38 +78,32 @@ TRANSITIONS: dict[tuple[State, Role, type], State] = {
     (State.RUNNING, S, Exit): State.IDLE,
     (State.RUNNING, S, Error): State.CLOSED,
 }
-# Client messages that may cross the end of a run on the wire.
-IN_FLIGHT = (Stdin, StdinEof, Cancel)
 
 
-class ExecConnection:
+def payload_limits(data_frame_limit: int) -> dict[Kind, int]:
+    """The largest payload of each kind; STDIN_EOF and CANCEL carry none."""
+    return {kind: data_frame_limit if kind in DATA_KINDS
+            else MAX_JSON_PAYLOAD if kind in CONTROL_KINDS else 0 for kind in Kind}
+
+
+class ExecConnection(Connection[State, Event]):
     """One end of an exec conversation: bytes in, events out, events in, bytes out."""
 
     def __init__(self, role: Role, *, data_frame_limit: int = DATA_FRAME_LIMIT) -> None:
-        self.role = role
-        self.peer_role = S if role is C else C
         self.data_frame_limit = data_frame_limit
-        self.state = State.IDLE
+        self._limits = payload_limits(data_frame_limit)
+        peer_kinds = CLIENT_KINDS if role is S else frozenset(Kind) - CLIENT_KINDS
+        # Kinds only our own side sends are refused from their first byte.
+        self._frames = FrameBuffer(FrameLimits({k: self._limits[k] for k in peer_kinds}))
+        super().__init__(role, TRANSITIONS, State.IDLE, self._frames)
         self.stdin_open = False  # the current run takes STDIN and has not ended it
         self._stale_ok = False  # in IDLE right after a run: in-flight client frames dropped
         self._stale_stdin = False
-        self._buffer = bytearray()
-        self._eof = False
-        self._broken: RemoteProtocolError | None = None
-        peer_kinds = CLIENT_KINDS if role is S else frozenset(Kind) - CLIENT_KINDS
-        self._peer_kinds = {int(kind) for kind in peer_kinds}
 
-    # -- state -------------------------------------------------------------
-    def _advance(self, sender: Role, event: Event) -> None:
-        local = sender is self.role
-        new_state = TRANSITIONS.get((self.state, sender, type(event)))
-        if new_state is None:
-            name = type(event).__name__
-            self._fail(local, ErrorCode.UNEXPECTED,
-                       f"{name} from the {sender.value} in state {self.state.value}")
-            return
+    def _account(self, sender: Role, event: Event, new_state: State) -> State:
+        """Stdin open or not, fatal errors, and what may still cross the end of a run."""
         if isinstance(event, Stdin | StdinEof) and not self.stdin_open:
-            self._fail(local, ErrorCode.UNEXPECTED,
+            self._fail(sender, ErrorCode.UNEXPECTED,
                        f"{type(event).__name__} but the command's stdin is not open")
         if isinstance(event, Run):
             self.stdin_open = event.stdin
@@ -122,21 +112,14 @@ class ExecConnection:
             self.stdin_open = False
         elif isinstance(event, Error):
             if (self.state is State.IDLE or self.state is State.RUNNING) and not event.fatal:
-                self._fail(local, ErrorCode.BAD_MESSAGE,
+                self._fail(sender, ErrorCode.BAD_MESSAGE,
                            f"ERROR in state {self.state.value} must be fatal")
             if event.fatal:
                 new_state = State.CLOSED
         if new_state is State.IDLE and self.state is not State.IDLE:
             self._stale_ok, self._stale_stdin = True, self.stdin_open
             self.stdin_open = False
-        self.state = new_state
-
-    @staticmethod
-    def _fail(local: bool, code: ErrorCode, message: str) -> None:
-        if local:
-            raise LocalProtocolError(ErrorCode.BAD_STATE if code is ErrorCode.UNEXPECTED
-                                     else code, message)
-        raise RemoteProtocolError(code, message)
+        return new_state
 
     def _is_stale(self, event: Event) -> bool:
         """A client frame that crossed the end of the previous run (server side only)."""
@@ -150,90 +133,20 @@ class ExecConnection:
             return True
         return False
 
-    # -- receiving -----------------------------------------------------------
-    def receive_data(self, data: bytes) -> None:
-        """Feed bytes from the peer; ``b""`` means the peer closed its side."""
-        if self._eof:
-            if data:
-                raise RuntimeError("data received after EOF")
-            return
-        if not data:
-            self._eof = True
-        else:
-            self._buffer += data
+    def _read_event(self) -> Event | NeedData | Closed:
+        while True:
+            frame = self._frames.next_frame()
+            if not isinstance(frame, Frame):
+                # No kind is streamed: the buffer hands out whole frames only.
+                assert isinstance(frame, NeedData | Closed)
+                return frame
+            event = decode_payload(Kind(frame.kind), frame.payload)
+            if not self._is_stale(event):
+                return event
 
-    @property
-    def buffered(self) -> int:
-        """Bytes received but not yet returned in an event."""
-        return len(self._buffer)
-
-    def next_event(self) -> Event | NeedData | Closed:
-        """The next event from the peer, ``NEED_DATA`` or ``CLOSED``.
-
-        Raises :class:`RemoteProtocolError` (and stays broken) if the peer
-        broke the protocol.
-        """
-        if self._broken is not None:
-            raise self._broken
-        try:
-            while True:
-                event = self._next_frame()
-                if isinstance(event, NeedData | Closed) or not self._is_stale(event):
-                    if not isinstance(event, NeedData | Closed):
-                        self._advance(self.peer_role, event)
-                    return event
-        except RemoteProtocolError as exc:
-            self._broken = exc
-            raise
-
-    def _next_frame(self) -> Event | NeedData | Closed:
-        if len(self._buffer) < HEADER_SIZE:
-            if not self._buffer and self._eof:
-                return CLOSED
-            if self._buffer and self._buffer[0] not in self._peer_kinds:
-                raise self._unknown_kind(self._buffer[0])
-            return self._need_data_or_truncated()
-        kind_byte, length = HEADER.unpack_from(self._buffer)
-        if kind_byte not in self._peer_kinds:
-            raise self._unknown_kind(kind_byte)
-        kind = Kind(kind_byte)
-        # Checked at the header, before any payload is buffered.
-        limit = (self.data_frame_limit if kind in DATA_KINDS
-                 else MAX_JSON_PAYLOAD if kind in CONTROL_KINDS else 0)
-        if length > limit:
-            raise RemoteProtocolError(
-                ErrorCode.FRAME_TOO_LARGE, f"{kind.name} frame of {length} bytes exceeds {limit}"
-            )
-        end = HEADER_SIZE + length
-        if len(self._buffer) < end:
-            return self._need_data_or_truncated()
-        payload = bytes(self._buffer[HEADER_SIZE:end])
-        del self._buffer[:end]
-        return decode_payload(kind, payload)
-
-    def _unknown_kind(self, kind: int) -> RemoteProtocolError:
-        return RemoteProtocolError(
-            ErrorCode.BAD_MESSAGE,
-            f"unknown message kind 0x{kind:02x} from the {self.peer_role.value}",
-        )
-
-    def _need_data_or_truncated(self) -> NeedData:
-        if self._eof:
-            raise RemoteProtocolError(ErrorCode.TRUNCATED, "connection closed inside a frame")
-        return NEED_DATA
-
-    # -- sending ---------------------------------------------------------------
-    def send(self, event: Event) -> bytes:
-        """The bytes of ``event``; raises :class:`LocalProtocolError` if not allowed now."""
-        payload = encode_payload(event)
+    def _encode(self, event: Event) -> bytes:
         kind = KIND_OF[type(event)]
-        limit = self.data_frame_limit if kind in DATA_KINDS else MAX_JSON_PAYLOAD
-        if len(payload) > limit:
-            raise LocalProtocolError(
-                ErrorCode.FRAME_TOO_LARGE, f"{kind.name} payload of {len(payload)} bytes"
-            )
-        self._advance(self.role, event)
-        return HEADER.pack(kind, len(payload)) + payload
+        return encode_frame(kind, encode_payload(event), max_payload=self._limits[kind])
 
 
 __all__ = ["DATA_FRAME_LIMIT", "TRANSITIONS", "ExecConnection", "Role", "State"]

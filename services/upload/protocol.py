@@ -51,15 +51,19 @@ from services.upload.events import (
     UploadErrorCode,
 )
 from services.wire.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
-from services.wire.frames import HEADER, HEADER_SIZE, MAX_JSON_PAYLOAD
-from services.wire.sentinels import CLOSED, NEED_DATA, Closed, NeedData
+from services.wire.frames import (
+    MAX_JSON_PAYLOAD,
+    Frame,
+    FrameBuffer,
+    FrameLimits,
+    StreamPart,
+    encode_frame,
+    encode_header,
+)
+from services.wire.protocol import Connection, Role
+from services.wire.sentinels import Closed, NeedData
 
 DATA_FRAME_LIMIT = 1 << 20  # largest DATA payload either end accepts (1 MiB)
-
-
-class Role(enum.Enum):
-    CLIENT = "client"
-    SERVER = "server"
 
 
 class State(enum.Enum):
@@ -117,194 +121,85 @@ def wire_code(exc: RemoteProtocolError) -> str:
     return str(getattr(exc, "wire_code", exc.code))
 
 
-class UploadConnection:
+class UploadConnection(Connection[State, Event]):
     """One end of an upload conversation: bytes in, events out, events in, bytes out."""
 
     def __init__(self, role: Role, *, data_frame_limit: int = DATA_FRAME_LIMIT) -> None:
-        self.role = role
-        self.peer_role = S if role is C else C
         self.data_frame_limit = data_frame_limit
-        self.state = State.IDLE
-        self._buffer = b""
-        self._pos = 0
-        self._eof = False
-        self._frame_left = 0  # payload bytes still to come of the DATA frame being read
+        # Any other kind may announce a control frame's size; the codec refuses unknown ones.
+        self._limits = FrameLimits({Kind.DATA: data_frame_limit}, other=MAX_JSON_PAYLOAD)
+        self._frames = FrameBuffer(self._limits, streamed={Kind.DATA})
+        super().__init__(role, TRANSITIONS, State.IDLE, self._frames, broken_state=State.BROKEN)
         self._transfer_left = 0  # bytes still to come in the current upload/download
         self._request: Put | Get | None = None
-        self._broken: RemoteProtocolError | None = None
 
-    # -- state -------------------------------------------------------------
     @property
     def transfer_left(self) -> int:
         """Bytes of the current upload or download not yet sent or received."""
         return self._transfer_left
 
-    def _advance(self, sender: Role, event: Event) -> None:
-        key = (self.state, sender, type(event))
-        new_state = TRANSITIONS.get(key)
-        local = sender is self.role
-        if new_state is None:
-            message = f"{type(event).__name__} from the {sender.value} in state {self.state.value}"
-            if local:
-                raise LocalProtocolError(ErrorCode.BAD_STATE, message)
-            raise RemoteProtocolError(ErrorCode.UNEXPECTED, message)
-        self._account(sender, event, local)
-        self.state = new_state
-
-    def _account(self, sender: Role, event: Event, local: bool) -> None:
+    def _account(self, sender: Role, event: Event, new_state: State) -> State:
         """Keep the byte counts of uploads and downloads; check offsets."""
-        if isinstance(event, Put | Get):
+        if isinstance(event, Data):  # first: by far the most frequent event
+            self._take_data(sender, len(event.data))
+        elif isinstance(event, Put | Get):
             self._request = event
         elif isinstance(event, Ready):
             assert isinstance(self._request, Put)
             if event.offset > self._request.size:
-                self._fail(local, ErrorCode.BAD_MESSAGE, "READY offset beyond the declared size")
+                self._fail(sender, ErrorCode.BAD_MESSAGE, "READY offset beyond the declared size")
             self._transfer_left = self._request.size - event.offset
         elif isinstance(event, Meta):
             assert isinstance(self._request, Get)
             if event.offset != self._request.offset or event.offset > event.size:
-                self._fail(local, ErrorCode.BAD_MESSAGE, "META offset differs from the request")
+                self._fail(sender, ErrorCode.BAD_MESSAGE, "META offset differs from the request")
             self._transfer_left = event.size - event.offset
-        elif isinstance(event, Data):
-            if len(event.data) > self._transfer_left:
-                message = f"{len(event.data)} bytes of DATA but {self._transfer_left} left"
-                if local:
-                    raise LocalProtocolError(ErrorCode.BAD_STATE, message)
-                raise SizeOverrun(message)
-            self._transfer_left -= len(event.data)
         elif isinstance(event, End) and self.state is State.DOWNLOADING and self._transfer_left:
-            self._fail(local, ErrorCode.TRUNCATED, f"END with {self._transfer_left} bytes left")
+            self._fail(sender, ErrorCode.TRUNCATED, f"END with {self._transfer_left} bytes left")
+        return new_state
 
-    @staticmethod
-    def _fail(local: bool, code: ErrorCode, message: str) -> None:
-        if local:
-            raise LocalProtocolError(code, message)
-        raise RemoteProtocolError(code, message)
-
-    # -- receiving -----------------------------------------------------------
-    def receive_data(self, data: bytes) -> None:
-        """Feed bytes from the peer; ``b""`` means the peer closed its side."""
-        if self._eof:
-            if data:
-                raise RuntimeError("data received after EOF")
-            return
-        if not data:
-            self._eof = True
-        elif self._pos >= len(self._buffer):
-            self._buffer, self._pos = data, 0
-        else:
-            self._buffer = self._buffer[self._pos :] + data
-            self._pos = 0
-
-    @property
-    def buffered(self) -> int:
-        """Bytes received but not yet returned in an event."""
-        return len(self._buffer) - self._pos
-
-    def next_event(self) -> Event | NeedData | Closed:
-        """The next event from the peer, ``NEED_DATA`` or ``CLOSED``.
-
-        Raises :class:`RemoteProtocolError` (and stays broken) if the peer
-        broke the protocol.
-        """
-        if self._broken is not None:
-            raise self._broken
-        try:
-            return self._next_event()
-        except RemoteProtocolError as exc:
-            self._broken = exc
-            self.state = State.BROKEN
-            raise
-
-    def _next_event(self) -> Event | NeedData | Closed:
-        while True:
-            available = len(self._buffer) - self._pos
-            if self._frame_left:
-                if not available:
-                    return self._need_data_or_truncated()
-                take = min(available, self._frame_left)
-                chunk: bytes | memoryview
-                if self._pos == 0 and take == len(self._buffer):
-                    chunk = self._buffer
-                else:  # a view, not a copy: frames rarely line up with receives
-                    chunk = memoryview(self._buffer)[self._pos : self._pos + take]
-                self._pos += take
-                self._frame_left -= take
-                data = Data(chunk)
-                self._advance(self.peer_role, data)
-                return data
-            if available < HEADER_SIZE:
-                if available == 0 and self._eof:
-                    return CLOSED
-                return self._need_data_or_truncated()
-            kind, length = HEADER.unpack_from(self._buffer, self._pos)
-            if kind == Kind.DATA:
-                self._start_data_frame(length)
-                continue
-            if length > MAX_JSON_PAYLOAD:
-                raise RemoteProtocolError(
-                    ErrorCode.FRAME_TOO_LARGE,
-                    f"control frame of {length} bytes exceeds {MAX_JSON_PAYLOAD}",
-                )
-            end = self._pos + HEADER_SIZE + length
-            if len(self._buffer) < end:
-                return self._need_data_or_truncated()
-            payload = self._buffer[self._pos + HEADER_SIZE : end]
-            self._pos = end
-            event = decode_payload(kind, payload)
-            self._advance(self.peer_role, event)
-            return event
-
-    def _start_data_frame(self, length: int) -> None:
-        # Checked at the header, before any payload is buffered or handed out.
-        if length > self.data_frame_limit:
-            raise RemoteProtocolError(
-                ErrorCode.FRAME_TOO_LARGE,
-                f"DATA frame of {length} bytes exceeds {self.data_frame_limit}",
-            )
-        if (self.state, self.peer_role, Data) not in TRANSITIONS:
-            raise RemoteProtocolError(
-                ErrorCode.UNEXPECTED, f"DATA from the {self.peer_role.value} in {self.state.value}"
-            )
+    def _take_data(self, sender: Role, length: int) -> None:
+        """Count ``length`` bytes of DATA against what the transfer still carries."""
         if length > self._transfer_left:
-            raise SizeOverrun(f"DATA frame of {length} bytes but {self._transfer_left} left")
-        self._pos += HEADER_SIZE
-        self._frame_left = length
+            message = f"{length} bytes of DATA but {self._transfer_left} left"
+            if sender is self.role:
+                raise LocalProtocolError(ErrorCode.BAD_STATE, message)
+            raise SizeOverrun(message)
+        self._transfer_left -= length
 
-    def _need_data_or_truncated(self) -> NeedData:
-        if self._eof:
-            raise RemoteProtocolError(ErrorCode.TRUNCATED, "connection closed inside a frame")
-        return NEED_DATA
+    def _read_event(self) -> Event | NeedData | Closed:
+        while True:
+            frame = self._frames.next_frame()
+            if isinstance(frame, StreamPart):
+                return Data(frame.data)
+            if isinstance(frame, Frame):
+                return decode_payload(frame.kind, frame.payload)
+            if isinstance(frame, NeedData | Closed):
+                return frame
+            # A DATA header: checked before any of its payload is handed out. Its parts
+            # are counted as they come; an empty DATA frame yields no event at all.
+            self._next_state(self.peer_role, Data)
+            if frame.length > self._transfer_left:
+                raise SizeOverrun(f"DATA frame of {frame.length} bytes "
+                                  f"but {self._transfer_left} left")
 
-    # -- sending ---------------------------------------------------------------
     def send_data_header(self, length: int) -> bytes:
         """The header of a DATA frame of ``length`` bytes, accounted as sent.
 
         The caller sends the payload right after it, from its own buffer: a
         megabyte is not copied just to put five bytes in front of it.
         """
-        if length > self.data_frame_limit:
-            raise LocalProtocolError(ErrorCode.FRAME_TOO_LARGE, f"DATA of {length} bytes")
-        if (self.state, self.role, Data) not in TRANSITIONS:
-            raise LocalProtocolError(ErrorCode.BAD_STATE, f"DATA in state {self.state.value}")
-        if length > self._transfer_left:
-            raise LocalProtocolError(
-                ErrorCode.BAD_STATE, f"{length} bytes of DATA but {self._transfer_left} left"
-            )
-        self._transfer_left -= length
-        return HEADER.pack(Kind.DATA, length)
+        header = encode_header(Kind.DATA, length, max_payload=self.data_frame_limit)
+        self._next_state(self.role, Data)
+        self._take_data(self.role, length)
+        return header
 
-    def send(self, event: Event) -> bytes:
-        """The bytes of ``event``; raises :class:`LocalProtocolError` if not allowed now."""
-        if isinstance(event, Data) and len(event.data) > self.data_frame_limit:
-            raise LocalProtocolError(
-                ErrorCode.FRAME_TOO_LARGE, f"DATA of {len(event.data)} bytes; split it"
-            )
-        payload = encode_payload(event)
-        if len(payload) > MAX_JSON_PAYLOAD and not isinstance(event, Data):
-            raise LocalProtocolError(ErrorCode.FRAME_TOO_LARGE, "control message too large")
-        self._advance(self.role, event)
-        return HEADER.pack(KIND_OF[type(event)], len(payload)) + payload
+    def _encode(self, event: Event) -> bytes:
+        kind = KIND_OF[type(event)]
+        if isinstance(event, Data):  # the header first: an oversized payload is not copied
+            header = encode_header(kind, len(event.data), max_payload=self.data_frame_limit)
+            return header + encode_payload(event)
+        return encode_frame(kind, encode_payload(event), max_payload=MAX_JSON_PAYLOAD)
 
 
 __all__ = [

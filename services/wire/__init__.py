@@ -10,9 +10,10 @@ from services.wire.errors import (
     ProtocolError,
     RemoteProtocolError,
 )
-from services.wire.frames import Frame, FrameDecoder, encode_frame
+from services.wire.frames import FrameBuffer, FrameLimits, encode_frame
 from services.wire.lines import LineDecoder
 from services.wire.preface import PREFACE_PREFIX, Sniff, encode_preface, sniff
+from services.wire.protocol import Connection, Role
 from services.wire.sentinels import CLOSED, NEED_DATA, Closed, NeedData
 
 __all__ = [
@@ -20,14 +21,16 @@ __all__ = [
     "NEED_DATA",
     "PREFACE_PREFIX",
     "Closed",
+    "Connection",
     "ErrorCode",
-    "Frame",
-    "FrameDecoder",
+    "FrameBuffer",
+    "FrameLimits",
     "LineDecoder",
     "LocalProtocolError",
     "NeedData",
     "ProtocolError",
     "RemoteProtocolError",
+    "Role",
     "Sniff",
     "encode_frame",
     "encode_preface",

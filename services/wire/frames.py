@@ -9,95 +9,142 @@ Layout of one frame (network byte order)::
 
 ``kind`` is a message type whose meaning each service defines. Control
 messages carry a UTF-8 JSON object as payload (see :func:`decode_json`); data
-messages carry raw bytes. Every decoder has a ``max_payload`` limit: a header
-announcing more raises ``FRAME_TOO_LARGE`` before any of the payload is buffered.
+messages carry raw bytes. :class:`FrameBuffer` checks each kind's payload
+limit at the header, before any of the payload is buffered, and can stream the
+payload of bulk-data kinds instead of holding the whole frame.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from services.wire.buffer import ReceiveBuffer
 from services.wire.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from services.wire.sentinels import CLOSED, NEED_DATA, Closed, NeedData
 
 HEADER = struct.Struct("!BI")
 HEADER_SIZE = HEADER.size
-DEFAULT_MAX_PAYLOAD = 1 << 20
 MAX_JSON_PAYLOAD = 64 * 1024
 
 
+def encode_frame(kind: int, payload: bytes = b"", *, max_payload: int = 1 << 31) -> bytes:
+    """Encode one frame. Raises :class:`LocalProtocolError` if it cannot be sent."""
+    return encode_header(kind, len(payload), max_payload=max_payload) + payload
+
+
+def encode_header(kind: int, length: int, *, max_payload: int = 1 << 31) -> bytes:
+    """The header of a frame whose ``length`` payload bytes the caller sends itself."""
+    if not 0 <= kind <= 0xFF:
+        raise LocalProtocolError(ErrorCode.BAD_MESSAGE, f"frame kind {kind} out of range")
+    if length > max_payload:
+        raise LocalProtocolError(
+            ErrorCode.FRAME_TOO_LARGE, f"payload of {length} bytes exceeds {max_payload}"
+        )
+    return HEADER.pack(kind, length)
+
+
 @dataclass(frozen=True, slots=True)
-class Frame:
-    """One decoded frame."""
+class FrameLimits:
+    """The largest payload each kind of frame may announce, checked at its header.
+
+    ``other`` is the limit of the kinds not in ``per_kind``; ``None`` means
+    those kinds are refused as ``BAD_MESSAGE`` as soon as their first byte is in.
+    """
+
+    per_kind: Mapping[int, int]
+    other: int | None = None
+
+    def of(self, kind: int) -> int | None:
+        """The payload limit of ``kind``; ``None`` if the kind is not accepted."""
+        return self.per_kind.get(kind, self.other)
+
+
+# Tuples, not frozen dataclasses: one is made per receive on the bulk-transfer path.
+class Frame(NamedTuple):
+    """One whole frame."""
 
     kind: int
     payload: bytes
 
 
-def encode_frame(kind: int, payload: bytes = b"", *, max_payload: int = 1 << 31) -> bytes:
-    """Encode one frame. Raises :class:`LocalProtocolError` if it cannot be sent."""
-    if not 0 <= kind <= 0xFF:
-        raise LocalProtocolError(ErrorCode.BAD_MESSAGE, f"frame kind {kind} out of range")
-    if len(payload) > max_payload:
-        raise LocalProtocolError(
-            ErrorCode.FRAME_TOO_LARGE, f"payload of {len(payload)} bytes exceeds {max_payload}"
-        )
-    return HEADER.pack(kind, len(payload)) + payload
+class StreamStart(NamedTuple):
+    """The header of a streamed frame: ``length`` payload bytes follow as :class:`StreamPart`."""
+
+    kind: int
+    length: int
 
 
-class FrameDecoder:
-    """Incremental frame parser: ``receive_data`` bytes, then ``next_frame`` until NEED_DATA.
+class StreamPart(NamedTuple):
+    """The part of a streamed frame's payload that has arrived (a view: no copy)."""
 
-    At EOF, a partial frame raises ``TRUNCATED``; a clean boundary yields ``CLOSED``.
+    kind: int
+    data: bytes | memoryview
+
+
+class FrameBuffer(ReceiveBuffer):
+    """Splits a byte stream into frames: ``receive_data`` bytes, then ``next_frame``.
+
+    A frame of a kind in ``streamed`` is handed out as it arrives: its
+    :class:`StreamStart`, then one :class:`StreamPart` per call while payload
+    bytes are buffered, so memory stays bounded by what was fed, never by the
+    frame size. Any other frame is handed out whole as a :class:`Frame`.
+
+    Error handling: a kind ``limits`` refuses raises ``BAD_MESSAGE`` as soon
+    as its first byte is in; a header announcing more than the kind's limit
+    raises ``FRAME_TOO_LARGE`` before any of the payload is buffered; EOF inside
+    a frame raises ``TRUNCATED``; a clean boundary at EOF yields ``CLOSED``.
     """
 
-    def __init__(self, max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
-        if max_payload < 0:
-            raise ValueError("max_payload must not be negative")
-        self.max_payload = max_payload
-        self._buffer = bytearray()
-        self._eof = False
+    def __init__(self, limits: FrameLimits, streamed: Container[int] = frozenset()) -> None:
+        super().__init__()
+        self.limits = limits
+        self.streamed = streamed
+        self._stream_kind = 0
+        self._stream_left = 0  # payload bytes still to come of the streamed frame being read
 
-    @property
-    def buffered(self) -> int:
-        """Bytes received but not yet returned in a frame."""
-        return len(self._buffer)
-
-    def receive_data(self, data: bytes) -> None:
-        """Feed bytes from the peer; ``b""`` means the peer closed its side."""
-        if self._eof:
-            if data:
-                raise RuntimeError("data received after EOF")
-            return
-        if not data:
-            self._eof = True
-        else:
-            self._buffer += data
-
-    def next_frame(self) -> Frame | NeedData | Closed:
-        """Return the next complete frame, ``NEED_DATA`` or ``CLOSED``."""
-        if len(self._buffer) >= HEADER_SIZE:
-            kind, length = HEADER.unpack_from(self._buffer)
-            if length > self.max_payload:
-                raise RemoteProtocolError(
-                    ErrorCode.FRAME_TOO_LARGE,
-                    f"frame of {length} bytes exceeds the limit of {self.max_payload}",
-                )
-            end = HEADER_SIZE + length
-            if len(self._buffer) >= end:
-                payload = bytes(self._buffer[HEADER_SIZE:end])
-                del self._buffer[:end]
-                return Frame(kind, payload)
-        if not self._eof:
-            return NEED_DATA
-        if self._buffer:
+    def next_frame(self) -> Frame | StreamStart | StreamPart | NeedData | Closed:
+        """The next frame, part of a streamed frame, ``NEED_DATA`` or ``CLOSED``."""
+        available = len(self._data) - self._pos
+        if self._stream_left:  # the hot path of bulk transfers: kept short
+            if not available:
+                return self._need_data_or_truncated()
+            size = available if available < self._stream_left else self._stream_left
+            self._stream_left -= size
+            return StreamPart(self._stream_kind, self.take(size))
+        if not available:
+            return CLOSED if self.eof else NEED_DATA
+        limit = self.limits.of(self.byte(0))
+        if limit is None:
             raise RemoteProtocolError(
-                ErrorCode.TRUNCATED, f"connection closed inside a frame ({len(self._buffer)} bytes)"
+                ErrorCode.BAD_MESSAGE, f"unknown message kind 0x{self.byte(0):02x}"
             )
-        return CLOSED
+        if available < HEADER_SIZE:
+            return self._need_data_or_truncated()
+        kind, length = self.unpack(HEADER)
+        if length > limit:
+            raise RemoteProtocolError(
+                ErrorCode.FRAME_TOO_LARGE, f"frame of kind 0x{kind:02x} and {length} bytes "
+                f"exceeds {limit}"
+            )
+        if kind in self.streamed:
+            self.skip(HEADER_SIZE)
+            self._stream_kind, self._stream_left = kind, length
+            return StreamStart(kind, length)
+        if available < HEADER_SIZE + length:
+            return self._need_data_or_truncated()
+        self.skip(HEADER_SIZE)
+        return Frame(kind, self.take_bytes(length))
+
+    def _need_data_or_truncated(self) -> NeedData:
+        if self.eof:
+            raise RemoteProtocolError(
+                ErrorCode.TRUNCATED, f"connection closed inside a frame ({self.buffered} bytes)"
+            )
+        return NEED_DATA
 
 
 def encode_json(obj: dict[str, Any]) -> bytes:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from services.wire.buffer import ReceiveBuffer
 from services.wire.errors import ErrorCode, RemoteProtocolError
 from services.wire.sentinels import CLOSED, NEED_DATA, Closed, NeedData
 
 DEFAULT_MAX_LINE = 4096
 
 
-class LineDecoder:
+class LineDecoder(ReceiveBuffer):
     """Splits a byte stream into text lines.
 
     A line ends at ``\\n``; a preceding ``\\r`` is dropped so telnet's CRLF works.
@@ -23,35 +24,18 @@ class LineDecoder:
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
         if max_line < 1:
             raise ValueError("max_line must be positive")
+        super().__init__()
         self.max_line = max_line
-        self._buffer = bytearray()
-        self._scan_from = 0
-        self._eof = False
+        self._scan_from = 0  # buffered bytes already known to hold no newline
         self._skipping = False
-
-    @property
-    def buffered(self) -> int:
-        """Bytes received but not yet returned as a line."""
-        return len(self._buffer)
-
-    def receive_data(self, data: bytes) -> None:
-        """Feed bytes from the peer; ``b""`` means the peer closed its side."""
-        if self._eof:
-            if data:
-                raise RuntimeError("data received after EOF")
-            return
-        if not data:
-            self._eof = True
-        else:
-            self._buffer += data
 
     def next_line(self) -> str | NeedData | Closed:
         """Return the next complete line, ``NEED_DATA`` or ``CLOSED``."""
         while True:
-            index = self._buffer.find(b"\n", self._scan_from)
+            index = self.find(b"\n", self._scan_from)
             if index >= 0:
-                raw = bytes(self._buffer[:index])
-                del self._buffer[: index + 1]
+                raw = self.take_bytes(index)
+                self.skip(1)
                 self._scan_from = 0
                 if self._skipping:
                     self._skipping = False
@@ -59,22 +43,21 @@ class LineDecoder:
                 return self._finish(raw)
             if self._skipping:
                 # Discard the rest of an oversized line as it arrives.
-                self._buffer.clear()
+                self.skip(self.buffered)
                 self._scan_from = 0
-                return CLOSED if self._eof else NEED_DATA
-            # One extra byte of slack: it may be the ``\r`` of a CRLF.
-            if len(self._buffer) > self.max_line + 1:
+                return CLOSED if self.eof else NEED_DATA
+            # One extra byte of slack: it may be the ``\\r`` of a CRLF.
+            if self.buffered > self.max_line + 1:
                 self._skipping = True
-                self._buffer.clear()
+                self.skip(self.buffered)
                 self._scan_from = 0
                 raise self._too_long()
-            self._scan_from = len(self._buffer)
-            if not self._eof:
+            self._scan_from = self.buffered
+            if not self.eof:
                 return NEED_DATA
-            if not self._buffer:
+            if not self.buffered:
                 return CLOSED
-            raw = bytes(self._buffer)
-            self._buffer.clear()
+            raw = self.take_bytes(self.buffered)
             self._scan_from = 0
             return self._finish(raw)
 
