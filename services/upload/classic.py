@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.upload.events import Data
+from services.wire.buffer import ReceiveBuffer
 from services.wire.errors import ErrorCode, RemoteProtocolError
 from services.wire.sentinels import CLOSED, NEED_DATA, Closed, NeedData
 
@@ -54,28 +55,12 @@ class FileEnd:
 ClassicEvent = ClassicHeader | Data | FileEnd
 
 
-class ClassicDecoder:
+class ClassicDecoder(ReceiveBuffer):
     """Splits a classic upload stream into headers, data and file ends."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._eof = False
+        super().__init__()
         self._left: int | None = None  # bytes of the current file still to come
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buffer)
-
-    def receive_data(self, data: bytes) -> None:
-        """Feed bytes from the peer; ``b""`` means the peer closed its side."""
-        if self._eof:
-            if data:
-                raise RuntimeError("data received after EOF")
-            return
-        if not data:
-            self._eof = True
-        else:
-            self._buffer += data
 
     def next_event(self) -> ClassicEvent | NeedData | Closed:
         """The next event, ``NEED_DATA`` or ``CLOSED``; bad bytes raise RemoteProtocolError."""
@@ -83,43 +68,40 @@ class ClassicDecoder:
             if self._left == 0:
                 self._left = None
                 return FileEnd()
-            if not self._buffer:
-                if self._eof:
+            if not self.buffered:
+                if self.eof:
                     raise RemoteProtocolError(
                         ErrorCode.TRUNCATED, f"connection closed with {self._left} bytes to come"
                     )
                 return NEED_DATA
-            take = min(self._left, len(self._buffer))
-            chunk = bytes(self._buffer[:take])
-            del self._buffer[:take]
+            take = min(self._left, self.buffered)
             self._left -= take
-            return Data(chunk)
+            return Data(self.take(take))
         return self._header()
 
     def _header(self) -> ClassicHeader | NeedData | Closed:
-        buffer = self._buffer
-        bar = buffer.find(b"|", 0, MAX_HEADER)
+        bar = self.find(b"|", 0, MAX_HEADER)
         if bar < 0:
-            if len(buffer) >= MAX_HEADER:
+            if self.buffered >= MAX_HEADER:
                 raise RemoteProtocolError(
                     ErrorCode.BAD_MESSAGE, f"no '|' in the first {MAX_HEADER} bytes of a header"
                 )
-            if self._eof:
-                if not buffer:
+            if self.eof:
+                if not self.buffered:
                     return CLOSED
                 raise RemoteProtocolError(ErrorCode.TRUNCATED, "connection closed in a header")
             return NEED_DATA
         end = bar + 1
-        limit = min(len(buffer), end + MAX_DIGITS)
-        while end < limit and buffer[end] in DIGITS:
+        limit = min(self.buffered, end + MAX_DIGITS)
+        while end < limit and self.byte(end) in DIGITS:
             end += 1
         if end == bar + 1:
-            if end == len(buffer) and not self._eof:
+            if end == self.buffered and not self.eof:
                 return NEED_DATA  # the digits have not arrived yet
             raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, "SIZE after '|' is not a number")
         if end > MAX_HEADER:
             raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, f"header longer than {MAX_HEADER}")
-        header = ClassicHeader(bytes(buffer[:bar]), int(buffer[bar + 1 : end]))
-        del buffer[:end]
+        raw = self.take_bytes(end)
+        header = ClassicHeader(raw[:bar], int(raw[bar + 1 :]))
         self._left = header.size
         return header
