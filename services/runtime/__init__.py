@@ -3,6 +3,12 @@
 ``serve`` accepts connections and runs one handler task each; ``PeerConnection``
 wraps a stream with the one writer task, timeouts and counters; ``Lifecycle``
 carries graceful shutdown; ``logs`` writes structured lines.
+
+Every service's server stands on the skeleton in ``server`` (construction,
+``run``, per-connection error logging) and, with a netlab and a classic mode,
+``sniff`` (the preface, with its timeout); its sessions share a ``context``,
+including the ``idle`` waits shutdown cuts short. Clients connect through
+``retry`` (one ``Backoff``, one ``connect_with_retry``).
 """
 
 from services.runtime.config import ServerConfig
