@@ -157,3 +157,17 @@ async def test_a_long_first_message_is_cut_as_recv_1024_would(start_server: Star
         client.close()
     await bob.aclose()
     await wait_for(lambda: server.counters.tasks_open == 0)
+
+
+async def test_lines_of_one_classic_read_reach_a_line_client_in_order(
+    start_server: StartChat,
+) -> None:
+    server = await start_server()
+    bob = await joined(server.port, "bob")
+    async with await trio.open_tcp_stream(server.host, server.port) as tutorial:
+        await tutorial.send_all(b"first")  # no newline within the window: a classic client
+        assert (await bob.expect(Message)).text == "first"
+        await tutorial.send_all(b"one\ntwo\nthree\n")  # one write, so one read of 15 bytes
+        texts = [(await bob.expect(Message)).text for _ in range(3)]
+    assert texts == ["one", "two", "three"]
+    await bob.aclose()
