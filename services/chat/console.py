@@ -30,10 +30,10 @@ import logging
 
 import trio
 
+from services.chat.codec import encode_server_event
 from services.chat.directory import OPERATOR, Directory
 from services.chat.events import ChatCode, Error, HelpText, Message, RoomList, ServerEvent, WhoList
 from services.chat.grammar import DEFAULT_ROOM, room_name, sanitize
-from services.chat.protocol import encode_server_event
 from services.runtime.counters import Counters
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import log_event

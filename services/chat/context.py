@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import trio
 
+from services.chat.codec import encode_server_event
 from services.chat.config import ChatConfig
 from services.chat.directory import Directory, Member
 from services.chat.events import ChatCode, Error
-from services.chat.protocol import encode_server_event
 from services.chat.ratelimit import TokenBucket
 from services.runtime.connection import PeerConnection
 from services.runtime.context import ServiceContext

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from services.chat.codec import LIST_LIMIT, encode_server_event
 from services.chat.events import (
     ChatCode,
     Error,
@@ -38,7 +39,6 @@ from services.chat.events import (
     WhoList,
 )
 from services.chat.grammar import DEFAULT_ROOM, GUEST_PREFIX, RESERVED_NICKS
-from services.chat.protocol import LIST_LIMIT, encode_server_event
 from services.chat.ratelimit import TokenBucket
 from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters

@@ -25,9 +25,9 @@ from services.chat.client import (
     ConnectFailed,
     open_chat,
 )
+from services.chat.codec import encode_server_event
 from services.chat.events import ChatCode
 from services.chat.grammar import GUEST_PREFIX
-from services.chat.protocol import encode_server_event
 from services.runtime.retry import Backoff
 from services.wire.errors import LocalProtocolError, RemoteProtocolError
 from services.wire.lines import LineDecoder

@@ -22,13 +22,13 @@ from collections.abc import Sequence
 import trio
 
 from services.chat.classic_session import ClassicSession
+from services.chat.codec import encode_server_event
 from services.chat.config import ChatConfig
 from services.chat.console import Console
 from services.chat.context import ServerContext, send_error
 from services.chat.detect import Detected, Mode, ModeDetector
 from services.chat.directory import Directory
 from services.chat.events import ChatCode, Error
-from services.chat.protocol import encode_server_event
 from services.chat.session import LineSession
 from services.chat.stdio import FdReceiveStream, FdSendStream
 from services.runtime.connection import PeerConnection

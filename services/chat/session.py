@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 
+from services.chat.codec import HELP
 from services.chat.context import ServerContext
 from services.chat.directory import Member
 from services.chat.events import (
@@ -32,7 +33,7 @@ from services.chat.events import (
     Tell,
     Who,
 )
-from services.chat.protocol import HELP, ServerProtocol
+from services.chat.protocol import ServerProtocol
 from services.runtime.errors import PeerClosed, PeerTimeout
 from services.runtime.logs import log_event
 from services.wire.errors import RemoteProtocolError

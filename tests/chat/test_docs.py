@@ -8,17 +8,17 @@ import pytest
 
 from services.chat import events
 from services.chat.classic import CLASSIC_RECV
-from services.chat.config import DEFAULT_MAX_RATE, DEFAULT_QUEUE_SIZE
-from services.chat.detect import DEFAULT_WINDOW
-from services.chat.directory import NOTICE_LIMIT
-from services.chat.events import ChatCode, Quit, Say, SetNick
-from services.chat.protocol import (
-    DEFAULT_MAX_LINE,
+from services.chat.codec import (
     LIST_LIMIT,
     encode_server_event,
     parse_client_line,
     parse_server_line,
 )
+from services.chat.config import DEFAULT_MAX_RATE, DEFAULT_QUEUE_SIZE
+from services.chat.detect import DEFAULT_WINDOW
+from services.chat.directory import NOTICE_LIMIT
+from services.chat.events import ChatCode, Quit, Say, SetNick
+from services.chat.protocol import DEFAULT_MAX_LINE
 from services.runtime.connection import MAX_BATCH
 from services.wire import encode_preface
 from tests.support.docblocks import ROOT

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.chat.codec import encode_client_event, encode_server_event, parse_server_line
 from services.chat.events import (
     Bye,
     ChatCode,
@@ -31,13 +32,7 @@ from services.chat.events import (
     Who,
     WhoList,
 )
-from services.chat.protocol import (
-    ClientProtocol,
-    ServerProtocol,
-    encode_client_event,
-    encode_server_event,
-    parse_server_line,
-)
+from services.chat.protocol import ClientProtocol, ServerProtocol
 from services.wire import CLOSED, NEED_DATA, ErrorCode, LocalProtocolError, RemoteProtocolError
 
 SERVER_LINES: list[tuple[ServerEvent, bytes]] = [
