@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trio
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from services.remote_exec import cli as exec_cli
-from services.remote_exec import server as exec_server
+from services.remote_exec.config import ExecConfig
+from services.remote_exec.server import ExecServer
 from tests.support.servers import EXEC_TOKEN as TOKEN
 from tests.support.servers import start_exec
 
@@ -23,7 +23,7 @@ async def netlab_exec_run(port: int, *args: str, token: str = TOKEN,
     env["NETLAB_EXEC_TOKEN"] = token
     with trio.fail_after(30):
         return await trio.run_process(
-            [sys.executable, "-m", "services", "exec", "run", "--port", str(port), *args],
+            [sys.executable, "-m", "netlab", "exec", "run", "--port", str(port), *args],
             stdin=stdin, capture_stdout=True, capture_stderr=True, check=False, env=env,
         )
 
@@ -77,35 +77,81 @@ async def test_run_without_a_server_exits_69() -> None:
     assert b"cannot connect" in done.stderr
 
 
-def test_serve_forwards_options_and_reads_the_token_from_the_env(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    seen: dict[str, Any] = {}
-    monkeypatch.setattr(exec_server, "run", lambda **kwargs: seen.update(kwargs))
-    result = CliRunner().invoke(
-        exec_cli.cli,
-        ["serve", "--port", "0", "--max-concurrent", "3", "--output-limit", "10M",
-         "--no-classic", "--command-timeout", "5"],
-        env={"NETLAB_EXEC_TOKEN": "tok", "NETLAB_MAX_QUEUED": "7"},
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> list[ExecConfig]:
+    """The configs ``serve`` would run, instead of running them."""
+    calls: list[ExecConfig] = []
+
+    def fake_main(config: ExecConfig, server: object) -> None:
+        assert server is ExecServer
+        calls.append(config)
+
+    monkeypatch.setattr(exec_cli, "main", fake_main)
+    return calls
+
+
+def serve(*args: str, env: dict[str, str]) -> Result:
+    return CliRunner().invoke(exec_cli.cli, ["serve", *args], env=env)
+
+
+def test_serve_defaults_are_the_configs_on_the_exec_port(ran: list[ExecConfig]) -> None:
+    result = serve(env={"NETLAB_EXEC_TOKEN": "tok"})
+    assert result.exit_code == 0, result.output
+    assert ran == [ExecConfig(port=exec_cli.DEFAULT_PORT, token="tok")]
+    assert ran[0].output_limit == 1 << 30
+
+
+def test_serve_options_env_vars_and_sizes_reach_the_config(ran: list[ExecConfig]) -> None:
+    result = serve(
+        "--port", "0", "--max-concurrent", "3", "--output-limit", "10M", "--no-classic",
+        "--command-timeout", "5", "--classic-output-limit", "512K",
+        env={"NETLAB_EXEC_TOKEN": "tok", "NETLAB_MAX_QUEUED": "7", "NETLAB_SHELL": "/bin/bash"},
     )
     assert result.exit_code == 0, result.output
-    assert seen["token"] == "tok"
-    assert seen["max_concurrent"] == 3
-    assert seen["max_queued"] == 7
-    assert seen["output_limit"] == 10 << 20
-    assert seen["classic"] is False
-    assert seen["command_timeout"] == 5.0
+    assert ran == [ExecConfig(
+        port=0, token="tok", max_concurrent=3, max_queued=7, output_limit=10 << 20,
+        classic=False, command_timeout=5.0, classic_output_limit=512 << 10, shell="/bin/bash",
+    )]
 
 
-def test_serve_without_a_token_fails_clearly(tmp_path: Path) -> None:
-    env = {"NETLAB_EXEC_TOKEN": ""}
-    result = CliRunner().invoke(exec_cli.cli, ["serve", "--port", "0"], env=env)
-    assert result.exit_code == 1
+def test_the_token_is_read_once_and_leaves_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[str, str | None]] = []
+    monkeypatch.setattr(exec_cli, "main", lambda config, server: seen.append(
+        (config.token, os.environ.get("NETLAB_EXEC_TOKEN"))
+    ))
+    result = serve(env={"NETLAB_EXEC_TOKEN": " tok\n"})
+    assert result.exit_code == 0, result.output
+    assert seen == [("tok", None)]  # gone before the server (and its commands) start
+
+
+def test_a_token_file_wins_and_its_first_line_is_the_token(
+    ran: list[ExecConfig], tmp_path: Path
+) -> None:
+    path = tmp_path / "token"
+    path.write_text("from-file\nignored\n", encoding="utf-8")
+    result = serve(env={"NETLAB_EXEC_TOKEN": "from-env", "NETLAB_EXEC_TOKEN_FILE": str(path)})
+    assert result.exit_code == 0, result.output
+    assert ran[0].token == "from-file"
+
+
+def test_serve_without_a_token_is_a_usage_error(ran: list[ExecConfig]) -> None:
+    result = serve(env={"NETLAB_EXEC_TOKEN": ""})
+    assert (result.exit_code, ran) == (2, [])
     assert "token is required" in result.output
 
 
-def test_token_file_first_line_is_the_token(tmp_path: Path) -> None:
-    path = tmp_path / "token"
-    path.write_text("from-file\nignored\n", encoding="utf-8")
-    assert exec_server.read_token("from-env", path) == "from-file"
-    assert exec_server.read_token(" from-env\n", None) == "from-env"
+def test_an_unreadable_token_file_is_a_usage_error(
+    ran: list[ExecConfig], tmp_path: Path
+) -> None:
+    result = serve("--token-file", str(tmp_path / "missing"), env={})
+    assert (result.exit_code, ran) == (2, [])
+    assert "cannot read the token file" in result.output
+
+
+@pytest.mark.parametrize("args", [["--output-limit", "lots"], ["--max-concurrent", "0"],
+                                  ["--kill-grace", "-1"]])
+def test_a_bad_value_is_a_usage_error(ran: list[ExecConfig], args: list[str]) -> None:
+    result = serve(*args, env={"NETLAB_EXEC_TOKEN": "tok"})
+    assert (result.exit_code, ran) == (2, [])
