@@ -11,7 +11,7 @@ import trio
 from click.testing import CliRunner
 
 from services.upload import cli as cli_module
-from services.upload.cli import SIZE, cli
+from services.upload.cli import cli
 from services.upload.client import ConnectionLost, get_resuming, put_resuming
 from tests.support.cutproxy import CutProxy
 from tests.support.servers import StartUpload
@@ -61,29 +61,6 @@ async def test_get_resumes_after_the_connection_is_cut(
     assert info.sha256 == sha256(data)
     assert (tmp_path / "d.bin").read_bytes() == data
     assert proxy.connections == 2
-
-
-def test_sizes_parse_with_binary_units() -> None:
-    assert SIZE.convert("1048576", None, None) == 1 << 20
-    assert SIZE.convert("512K", None, None) == 512 << 10
-    assert SIZE.convert("10M", None, None) == 10 << 20
-    assert SIZE.convert("4GiB", None, None) == 4 << 30
-    with pytest.raises(Exception, match="not a size"):
-        SIZE.convert("ten", None, None)
-
-
-def test_serve_forwards_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    seen: dict[str, Any] = {}
-    monkeypatch.setattr("services.upload.server.run", lambda **kw: seen.update(kw))
-    monkeypatch.setenv("NETLAB_PARTIAL_TTL", "60")
-    result = CliRunner().invoke(cli, [
-        "serve", "--port", "18002", "--root", str(tmp_path), "--quota", "10M",
-        "--max-file-size", "1M", "--overwrite", "always",
-    ])
-    assert result.exit_code == 0, result.output
-    assert seen["port"] == 18002 and seen["root"] == tmp_path
-    assert seen["quota"] == 10 << 20 and seen["max_file_size"] == 1 << 20
-    assert seen["overwrite"] == "always" and seen["partial_ttl"] == 60.0
 
 
 async def test_client_commands_against_a_server(
