@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import socket
 
+import pytest
 import trio
 
+from services.upload.partial import PartialFile
 from tests.support.servers import StartUpload
 from tests.support.storage import partials, stored_names
 from tests.support.waiting import wait_for
@@ -144,3 +146,48 @@ async def test_shutdown_cuts_a_stalled_classic_upload_and_keeps_nothing(
             await server.lifecycle.stopped.wait()
     assert stored_names(server.root) == []
     assert partials(server.root) == []
+
+
+async def test_nothing_is_under_the_final_name_while_a_classic_upload_is_in_flight(
+    start_server: StartUpload,
+) -> None:
+    server = await start_server()
+    data = b"x" + os.urandom(99_999)
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(f"photo.jpg|{len(data)}".encode())
+        sock.sendall(data[:40_000])
+        # The upload has begun once its file exists somewhere under the root.
+        await wait_for(lambda: bool(partials(server.root) or stored_names(server.root)))
+        assert stored_names(server.root) == []  # staged, not yet under its name
+        sock.sendall(data[40_000:])
+        assert await trio.to_thread.run_sync(sock.recv, 16) == b"true"
+    assert (server.root / "photo.jpg").read_bytes() == data
+
+
+async def test_true_comes_only_once_the_file_is_committed(
+    start_server: StartUpload, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await start_server()
+    entered, release = trio.Event(), trio.Event()
+    commit = PartialFile.commit
+
+    def held_commit(self: PartialFile) -> str:  # runs in a worker thread
+        trio.from_thread.run_sync(entered.set)
+        trio.from_thread.run(release.wait)
+        return commit(self)
+
+    monkeypatch.setattr(PartialFile, "commit", held_commit)
+    data = b"x" + os.urandom(4999)
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(f"held.bin|{len(data)}".encode())
+        sock.sendall(data)
+        with trio.fail_after(5):
+            await entered.wait()
+        sock.setblocking(False)
+        with pytest.raises(BlockingIOError):  # no reply while the commit is held
+            sock.recv(16)
+        sock.settimeout(10)
+        release.set()
+        assert await trio.to_thread.run_sync(sock.recv, 16) == b"true"
+        # The reply came after the commit: the file is under its name, whole.
+        assert (server.root / "held.bin").read_bytes() == data
