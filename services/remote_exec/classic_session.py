@@ -1,11 +1,7 @@
 """Classic mode: the tutorial's exec client, byte for byte.
 
-The exchange, per command (see ``docs/protocol.md``): the client sends the
-command with one ``send``; the server runs it and answers with the result's
-length as ASCII digits, waits for one ``recv`` of anything (the client's
-``ok``), then sends the result — stdout if the exit status is 0, else
-stderr. Several commands per connection; an empty result is ``0``, ack,
-nothing.
+The exchange's bytes (command, length, ack, result) are
+:mod:`services.remote_exec.classic`'s; this module runs the commands.
 
 Unlike the tutorial's server the pipes are read while the command runs (no
 hang past 64 KiB), and the same limits apply as in netlab mode: time limit,
@@ -23,30 +19,25 @@ import math
 
 import trio
 
+from services.remote_exec.classic import (
+    CLASSIC_OFF,
+    BadCommand,
+    ClassicExchange,
+    Command,
+    choose_result,
+    note,
+)
 from services.remote_exec.context import ServerContext, describe_command
-from services.remote_exec.outcome import Limits, Outcome, Stop
+from services.remote_exec.outcome import Limits, Stop
 from services.remote_exec.policy import NoSlot
 from services.remote_exec.runner import CommandRun, Stopper, Stream
 from services.runtime.connection import PeerConnection
 from services.runtime.errors import RuntimeFailure
 from services.runtime.logs import log_event
+from services.wire.sentinels import CLOSED
 
 RECEIVE_SIZE = 64 * 1024
 SEND_CHUNK = 256 * 1024
-
-
-def choose_result(outcome: Outcome, stdout: bytes, stderr: bytes, limits: Limits) -> bytes:
-    """The tutorial's rule (stdout if status 0, else stderr), plus why netlab ended it."""
-    if outcome.stop is Stop.EXITED:
-        return stdout if outcome.status == 0 else stderr
-    notes = {
-        Stop.TIMEOUT: f"command killed after {limits.timeout:g} s (time limit)",
-        Stop.OUTPUT_LIMIT: f"command killed: output over {limits.output_limit} bytes",
-        Stop.SHUTDOWN: "server shutting down; command killed",
-    }
-    note = notes.get(outcome.stop, "command cancelled")
-    separator = b"" if not stderr or stderr.endswith(b"\n") else b"\n"
-    return stderr + separator + f"netlab: {note}\n".encode()
 
 
 class ClassicSession:
@@ -55,44 +46,46 @@ class ClassicSession:
     def __init__(self, ctx: ServerContext, conn: PeerConnection) -> None:
         self.ctx = ctx
         self.conn = conn
+        self.exchange = ClassicExchange()
 
     async def run(self, first: bytes) -> None:
         """Serve commands until the client leaves; ``first`` is the first command's bytes."""
         await self._serve(first)
 
-    async def _serve(self, command: bytes) -> None:
+    async def _serve(self, first: bytes) -> None:
+        command = self.exchange.receive_command(first)
         if not self.ctx.config.classic:
             self.ctx.count("classic_refused")
             log_event(self.ctx.logger, "classic-disabled", peer=self.conn.peer)
-            await self._answer(b"netlab: classic mode is off on this server; "
-                               b"use `netlab exec run`\n")
+            await self._answer(CLASSIC_OFF)
             return
-        while command:
+        while command is not CLOSED:
             result = await self._execute(command)
             if result is None or not await self._answer(result):
                 return
-            command = b""
+            chunk = b""
             with self.ctx.idle_waits.idle():
-                command = await self.conn.receive(RECEIVE_SIZE)
+                chunk = await self.conn.receive(RECEIVE_SIZE)
+            command = self.exchange.receive_command(chunk)
 
     async def _answer(self, result: bytes) -> bool:
         """Length, wait for the ack, result. False if the client left instead of acking."""
-        await self.conn.send(str(len(result)).encode("ascii"))
+        await self.conn.send(self.exchange.send_length(result))
         # Not cut short by shutdown: the answer is in flight (serve's grace bounds it).
-        ack = await self.conn.receive(RECEIVE_SIZE)
-        if not ack:
+        acked = self.exchange.receive_ack(await self.conn.receive(RECEIVE_SIZE))
+        if acked is CLOSED:
             return False
-        for start in range(0, len(result), SEND_CHUNK):
-            await self.conn.send(result[start : start + SEND_CHUNK])
+        for start in range(0, len(acked), SEND_CHUNK):
+            await self.conn.send(acked[start : start + SEND_CHUNK])
         return True
 
-    async def _execute(self, command: bytes) -> bytes | None:
+    async def _execute(self, command: Command | BadCommand) -> bytes | None:
         """Run one command; its answer, or None if the client left meanwhile."""
         config = self.ctx.config
         self.ctx.count("classic_commands")
-        if b"\x00" in command:
+        if isinstance(command, BadCommand):
             self.ctx.count("commands_refused")
-            return b"netlab: bad command (NUL byte)\n"
+            return command.answer
         try:
             with self.ctx.idle_waits.idle() as scope:
                 await self.ctx.admission.acquire(config.queue_timeout)
@@ -100,11 +93,11 @@ class ClassicSession:
             self.ctx.count("commands_refused")
             self.ctx.count("refused_busy")
             log_event(self.ctx.logger, "busy", peer=self.conn.peer, mode="classic", error=exc)
-            return f"netlab: busy: {exc}\n".encode()
+            return note(f"busy: {exc}")
         if scope.cancelled_caught:
             return None  # shutting down
         try:
-            return await self._run(command)
+            return await self._run(command.text)
         finally:
             self.ctx.admission.release()
 
@@ -132,7 +125,7 @@ class ClassicSession:
                 self.ctx.count("spawn_failed")
                 log_event(self.ctx.logger, "spawn-failed", level=logging.ERROR,
                           peer=self.conn.peer, error=exc)
-                return f"netlab: cannot start the shell: {exc}\n".encode()
+                return note(f"cannot start the shell: {exc}")
             finally:
                 nursery.cancel_scope.cancel()
         self.ctx.record(outcome, peer=self.conn.peer, mode="classic")
