@@ -1,4 +1,7 @@
-"""The gateway relays bytes, half-closes and resets transparently, over loopback."""
+"""The gateway: routes, banner, its CLI, and relaying over loopback with counters.
+
+The relay itself (half-close, resets, the pipe seam) is tested in ``test_relay.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,12 @@ import pytest
 import trio
 from click.testing import CliRunner
 
+from lab.gateway import cli as gateway_cli
 from lab.gateway.banner import HINTS, banner
 from lab.gateway.routes import PublicAddress, Route, RouteError, check_routes
-from lab.gateway.server import Gateway, GatewayConfig, run_gateway
-from services.cli import main
+from lab.gateway.server import Gateway, GatewayConfig
+from netlab.cli import main
+from services.runtime.main import run_server
 from tests.support.waiting import receive_exactly, wait_for
 
 
@@ -88,7 +93,7 @@ async def running(behaviour: str) -> AsyncIterator[tuple[Upstream, Gateway, int]
             connect_timeout=2.0, banner=False,
         )
         gateway = Gateway(config)
-        (port,) = await nursery.start(gateway.serve)
+        (port,) = await nursery.start(gateway.run)
         yield upstream, gateway, port
         gateway.lifecycle.request_shutdown("test")
         nursery.cancel_scope.cancel()
@@ -109,18 +114,6 @@ async def test_bytes_flow_both_ways_and_are_counted() -> None:
         await wait_for(lambda: gateway.counters.bytes_out == len(payload) + 3)
         assert gateway.counters.bytes_in == len(payload)
         assert upstream.received == payload
-
-
-async def test_half_close_reaches_the_upstream_and_its_reply_comes_back() -> None:
-    async with (
-        running("upper") as (upstream, _gateway, port),
-        await trio.open_tcp_stream("127.0.0.1", port) as client,
-    ):
-        await client.send_all(b"last words")
-        await client.send_eof()
-        with trio.fail_after(5):
-            await upstream.saw_eof.wait()
-        assert await receive_exactly(client, 13) == b"LAST WORDSBYE"
 
 
 async def test_an_upstream_reset_resets_the_client() -> None:
@@ -153,7 +146,7 @@ async def test_an_unreachable_upstream_closes_the_client_and_is_counted() -> Non
                            connect_timeout=2.0, banner=False)
     gateway = Gateway(config)
     async with trio.open_nursery() as nursery:
-        (port,) = await nursery.start(gateway.serve)
+        (port,) = await nursery.start(gateway.run)
         async with await trio.open_tcp_stream("127.0.0.1", port) as client:
             with trio.fail_after(5):
                 assert await client.receive_some(10) == b""
@@ -178,7 +171,7 @@ async def test_the_gateway_process_prints_its_banner_and_stops_promptly_when_ask
                            public=(PublicAddress(0, "127.0.0.1", 18000),), grace_period=0.5)
     gateway = Gateway(config)
     async with trio.open_nursery() as nursery:
-        await nursery.start(partial(run_gateway, config, gateway=gateway))
+        await nursery.start(partial(run_server, gateway, stats_host="127.0.0.1", stats_port=None))
         assert "chat    127.0.0.1:18000" in capsys.readouterr().out
         started = trio.current_time()
         gateway.lifecycle.request_shutdown("test")
@@ -195,3 +188,45 @@ def test_every_banner_hint_is_a_real_command_with_real_options(hint: str) -> Non
     assert result.exit_code == 0, result.output
     for option in (w for w in words if w.startswith("--") and w != "--"):
         assert option in result.output, (hint, option)
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> list[GatewayConfig]:
+    """The configs ``netlab gateway`` would run, instead of running them."""
+    calls: list[GatewayConfig] = []
+
+    def fake_main(config: GatewayConfig, server: object) -> None:
+        assert server is Gateway
+        calls.append(config)
+
+    monkeypatch.setattr(gateway_cli, "main", fake_main)
+    return calls
+
+
+def test_the_cli_builds_routes_and_reads_its_own_env_vars(ran: list[GatewayConfig]) -> None:
+    result = CliRunner().invoke(
+        gateway_cli.cli,
+        ["--route", "8000=chat:8000", "--route", "8001=exec:8000",
+         "--public", "8000=127.0.0.1:18000", "--no-banner"],
+        env={"NETLAB_GATEWAY_HOST": "0.0.0.0", "NETLAB_GATEWAY_STATS_PORT": "9000",
+             "NETLAB_STATS_PORT": "9999"},
+    )
+    assert result.exit_code == 0, result.output
+    assert ran == [GatewayConfig(
+        host="0.0.0.0", stats_port=9000, banner=False,
+        routes=(Route(8000, "chat", 8000), Route(8001, "exec", 8000)),
+        public=(PublicAddress(8000, "127.0.0.1", 18000),),
+    )]
+    assert (ran[0].idle_timeout, ran[0].grace_period) == (900.0, 1.0)
+
+
+@pytest.mark.parametrize("args", [
+    ["--route", "8000"],
+    ["--route", "8000=chat:8000", "--route", "8000=exec:8000"],
+    ["--route", "8000=chat:8000", "--public", "8001=127.0.0.1:1"],
+    ["--route", "8000=chat:8000", "--connect-timeout", "0"],
+    ["--route", "8000=chat:8000", "--port", "1"],
+])
+def test_bad_routes_and_values_are_usage_errors(ran: list[GatewayConfig], args: list[str]) -> None:
+    result = CliRunner().invoke(gateway_cli.cli, args)
+    assert (result.exit_code, ran) == (2, []), result.output
