@@ -65,10 +65,6 @@ class ReceiveBuffer:
         """``layout`` read from the front of the buffer, without consuming it."""
         return layout.unpack_from(self._data, self._pos)
 
-    def peek(self, size: int) -> bytes:
-        """A copy of the first ``size`` buffered bytes, not consumed."""
-        return self._data[self._pos : self._pos + size]
-
     def take(self, size: int) -> bytes | memoryview:
         """Consume ``size`` bytes: the received object itself if it is exactly that, else a view."""
         start = self._pos
