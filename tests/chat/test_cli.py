@@ -6,7 +6,6 @@ assertion; nothing listens.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,18 +13,17 @@ from click.testing import CliRunner, Result
 
 from services.chat import cli as chat_cli
 from services.chat.config import DEFAULT_PORT, ChatConfig
-from services.chat.server import ChatServer, process_server
+from services.chat.server import process_server
 from services.runtime.retry import Backoff
+from tests.support.commands import recorded_main
 
-Ran = list[tuple[ChatConfig, Callable[[ChatConfig], ChatServer]]]
+Ran = list[ChatConfig]
 
 
 @pytest.fixture
 def ran(monkeypatch: pytest.MonkeyPatch) -> Ran:
-    """What ``main`` was asked to run, instead of running it."""
-    calls: Ran = []
-    monkeypatch.setattr(chat_cli, "main", lambda config, server: calls.append((config, server)))
-    return calls
+    """The configs ``serve`` would run (with the console on stdio), instead of running them."""
+    return recorded_main(monkeypatch, chat_cli, process_server)
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -35,7 +33,7 @@ def serve(*args: str, env: dict[str, str] | None = None) -> Result:
 def test_serve_defaults_are_the_configs_on_the_chat_port(ran: Ran) -> None:
     result = serve()
     assert result.exit_code == 0, result.output
-    assert ran == [(ChatConfig(port=DEFAULT_PORT), process_server)]
+    assert ran == [ChatConfig(port=DEFAULT_PORT)]
 
 
 def test_serve_options_and_env_vars_reach_the_config(ran: Ran) -> None:
@@ -45,16 +43,15 @@ def test_serve_options_and_env_vars_reach_the_config(ran: Ran) -> None:
         env={"NETLAB_IDLE_TIMEOUT": "7", "NETLAB_STATS_PORT": "9100", "NETLAB_HOST": "0.0.0.0"},
     )
     assert result.exit_code == 0, result.output
-    [(config, _)] = ran
-    assert config == ChatConfig(
+    assert ran == [ChatConfig(
         host="0.0.0.0", port=9, max_line=100, queue_size=8, classic_window=0.5, max_rate=20.0,
         notice_limit=5, console=False, idle_timeout=7.0, stats_port=9100,
-    )
+    )]
 
 
 def test_the_console_is_also_switched_off_by_its_env_var(ran: Ran) -> None:
     assert serve(env={"NETLAB_CONSOLE": "false"}).exit_code == 0
-    assert ran[0][0].console is False
+    assert ran[0].console is False
 
 
 @pytest.mark.parametrize("args", [

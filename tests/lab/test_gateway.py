@@ -21,6 +21,7 @@ from lab.gateway.routes import PublicAddress, Route, RouteError, check_routes
 from lab.gateway.server import Gateway, GatewayConfig
 from netlab.cli import main
 from services.runtime.main import run_server
+from tests.support.commands import recorded_main
 from tests.support.waiting import receive_exactly, wait_for
 
 
@@ -193,14 +194,7 @@ def test_every_banner_hint_is_a_real_command_with_real_options(hint: str) -> Non
 @pytest.fixture
 def ran(monkeypatch: pytest.MonkeyPatch) -> list[GatewayConfig]:
     """The configs ``netlab gateway`` would run, instead of running them."""
-    calls: list[GatewayConfig] = []
-
-    def fake_main(config: GatewayConfig, server: object) -> None:
-        assert server is Gateway
-        calls.append(config)
-
-    monkeypatch.setattr(gateway_cli, "main", fake_main)
-    return calls
+    return recorded_main(monkeypatch, gateway_cli, Gateway)
 
 
 def test_the_cli_builds_routes_and_reads_its_own_env_vars(ran: list[GatewayConfig]) -> None:

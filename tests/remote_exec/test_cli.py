@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from services.remote_exec import cli as exec_cli
 from services.remote_exec.config import ExecConfig
 from services.remote_exec.server import ExecServer
+from tests.support.commands import recorded_main
 from tests.support.servers import EXEC_TOKEN as TOKEN
 from tests.support.servers import start_exec
 
@@ -80,14 +81,7 @@ async def test_run_without_a_server_exits_69() -> None:
 @pytest.fixture
 def ran(monkeypatch: pytest.MonkeyPatch) -> list[ExecConfig]:
     """The configs ``serve`` would run, instead of running them."""
-    calls: list[ExecConfig] = []
-
-    def fake_main(config: ExecConfig, server: object) -> None:
-        assert server is ExecServer
-        calls.append(config)
-
-    monkeypatch.setattr(exec_cli, "main", fake_main)
-    return calls
+    return recorded_main(monkeypatch, exec_cli, ExecServer)
 
 
 def serve(*args: str, env: dict[str, str]) -> Result:

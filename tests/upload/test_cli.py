@@ -14,19 +14,13 @@ from click.testing import CliRunner, Result
 from services.upload import cli as upload_cli
 from services.upload.config import OverwritePolicy, UploadConfig
 from services.upload.server import UploadServer
+from tests.support.commands import recorded_main
 
 
 @pytest.fixture
 def ran(monkeypatch: pytest.MonkeyPatch) -> list[UploadConfig]:
     """The configs ``serve`` would run, instead of running them."""
-    calls: list[UploadConfig] = []
-
-    def fake_main(config: UploadConfig, server: object) -> None:
-        assert server is UploadServer
-        calls.append(config)
-
-    monkeypatch.setattr(upload_cli, "main", fake_main)
-    return calls
+    return recorded_main(monkeypatch, upload_cli, UploadServer)
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> Result:
