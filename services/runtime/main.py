@@ -8,6 +8,13 @@ SIGTERM and SIGINT start a graceful shutdown (see :mod:`lifecycle`); a second
 signal cancels at once. ``serve_stats`` answers each connection to the stats
 port with one JSON line of the server's counters, so the lab harness can read
 them across containers.
+
+Resource handling: :func:`run_server` owns the signal receiver and the stats
+listener; both end when the server's ``run`` returns, not before (a server
+may drain after its lifecycle says ``stopped``).
+
+Error handling: an ``OSError`` escaping the server (its port is taken) ends
+:func:`main` with exit status 1 and one line, logged and on stderr.
 """
 
 from __future__ import annotations
@@ -76,8 +83,11 @@ async def serve_stats(
     await trio.serve_listeners(answer, listeners)
 
 
-class Server(Protocol):
-    """What :func:`main` runs: a server's ``run``, and what it shares with the signals and stats."""
+class RunnableServer(Protocol):
+    """What :func:`main` runs: a server's ``run``, and what it shares with the signals and stats.
+
+    Every :class:`services.runtime.server.Server` is one; so is the lab's gateway.
+    """
 
     counters: Counters
     lifecycle: Lifecycle
@@ -88,7 +98,7 @@ class Server(Protocol):
 
 
 async def run_server(
-    server: Server,
+    server: RunnableServer,
     *,
     stats_host: str,
     stats_port: int | None,
@@ -113,7 +123,7 @@ async def run_server(
 
 
 async def _run_then_stop(
-    server: Server,
+    server: RunnableServer,
     helpers: trio.CancelScope,
     *,
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
@@ -124,7 +134,7 @@ async def _run_then_stop(
     helpers.cancel()
 
 
-def main(config: ConfigT, server_class: Callable[[ConfigT], Server]) -> None:
+def main(config: ConfigT, server_class: Callable[[ConfigT], RunnableServer]) -> None:
     """Run one server as this process until SIGTERM/SIGINT; exit 0 after a graceful shutdown.
 
     Configures logging, builds the server from ``config`` and runs it with
