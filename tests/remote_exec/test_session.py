@@ -14,7 +14,6 @@ from services.remote_exec.events import (
     StdinEof,
     Stdout,
 )
-from services.wire.preface import encode_preface
 from services.wire.sentinels import CLOSED
 from tests.support.peers import FramePeer
 from tests.support.processes import group_members
@@ -25,8 +24,7 @@ from tests.support.waiting import wait_for
 async def test_an_idle_client_is_told_when_the_server_shuts_down(start_server: StartExec) -> None:
     server = await start_server()
     client = await FramePeer.exec(server.port)
-    # Once the preface is counted in, the server has read it: the client is in netlab mode.
-    await wait_for(lambda: server.counters.bytes_in == len(encode_preface("exec")))
+    await wait_for(lambda: server.counters.extra["netlab_connections"] == 1)  # preface read
     server.lifecycle.request_shutdown("test")
     error = await client.next()
     assert isinstance(error, Error)

@@ -38,9 +38,3 @@ def pids_running(marker: str) -> list[int]:
             found.append(int(entry))
     return found
 
-
-def bytes_written(pid: int) -> int:
-    """What ``pid`` has written so far, pipes included (``wchar`` of /proc/PID/io)."""
-    with open(f"/proc/{pid}/io", encoding="ascii") as f:
-        fields = dict(line.split(": ") for line in f.read().splitlines())
-    return int(fields["wchar"])
