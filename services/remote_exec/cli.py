@@ -26,12 +26,11 @@ from services.remote_exec.client import (
     ExecResult,
     open_exec,
 )
-from services.remote_exec.config import TOKEN_ENV, TOKEN_FILE_ENV, ExecConfig
+from services.remote_exec.config import DEFAULT_PORT, TOKEN_ENV, TOKEN_FILE_ENV, ExecConfig
 from services.remote_exec.server import ExecServer
 from services.runtime.main import main
 from services.runtime.options import build_config, config_options
 
-DEFAULT_PORT = 8001
 EXIT_INTERRUPTED = 130
 STDIN_READ = 64 * 1024
 

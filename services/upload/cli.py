@@ -33,10 +33,9 @@ from services.upload.client import (
     open_upload,
     put_resuming,
 )
-from services.upload.config import UploadConfig
+from services.upload.config import DEFAULT_PORT, UploadConfig
 from services.upload.server import UploadServer
 
-DEFAULT_PORT = 8002
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,6 +11,7 @@ import click
 from services.runtime.config import ServerConfig
 from services.runtime.options import BYTE_SIZE, DURATION, setting
 
+DEFAULT_PORT = 8002
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB

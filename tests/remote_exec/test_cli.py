@@ -11,7 +11,7 @@ import trio
 from click.testing import CliRunner, Result
 
 from services.remote_exec import cli as exec_cli
-from services.remote_exec.config import ExecConfig
+from services.remote_exec.config import DEFAULT_PORT, ExecConfig
 from services.remote_exec.server import ExecServer
 from tests.support.commands import recorded_main
 from tests.support.servers import EXEC_TOKEN as TOKEN
@@ -91,7 +91,7 @@ def serve(*args: str, env: dict[str, str]) -> Result:
 def test_serve_defaults_are_the_configs_on_the_exec_port(ran: list[ExecConfig]) -> None:
     result = serve(env={"NETLAB_EXEC_TOKEN": "tok"})
     assert result.exit_code == 0, result.output
-    assert ran == [ExecConfig(port=exec_cli.DEFAULT_PORT, token="tok")]
+    assert ran == [ExecConfig(port=DEFAULT_PORT, token="tok")]
     assert ran[0].output_limit == 1 << 30
 
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from services.upload import cli as upload_cli
-from services.upload.config import OverwritePolicy, UploadConfig
+from services.upload.config import DEFAULT_PORT, OverwritePolicy, UploadConfig
 from services.upload.server import UploadServer
 from tests.support.commands import recorded_main
 
@@ -30,7 +30,7 @@ def serve(*args: str, env: dict[str, str] | None = None) -> Result:
 def test_serve_defaults_are_the_configs_on_the_upload_port(ran: list[UploadConfig]) -> None:
     result = serve()
     assert result.exit_code == 0, result.output
-    assert ran == [UploadConfig(port=upload_cli.DEFAULT_PORT)]
+    assert ran == [UploadConfig(port=DEFAULT_PORT)]
     assert (ran[0].root, ran[0].max_file_size, ran[0].quota) == (Path("uploads"), 4 << 30, None)
     assert ran[0].overwrite is OverwritePolicy.ON_REQUEST
 
