@@ -26,6 +26,15 @@ def _host_port(text: str, what: str) -> tuple[str, int]:
     return host.strip("[]"), _port(port, f"{what} port")
 
 
+def _listen_host_port(text: str, what: str, target: str) -> tuple[int, str, int]:
+    """``LISTEN_PORT=HOST:PORT``: the listen port, then ``target``'s host and port."""
+    listen, sep, address = text.partition("=")
+    if not sep:
+        raise RouteError(f"{what} {text!r} is not LISTEN_PORT=HOST:PORT")
+    host, port = _host_port(address, target)
+    return _port(listen, "listen port"), host, port
+
+
 @dataclass(frozen=True)
 class Route:
     """Connections to ``listen_port`` go to ``upstream_host:upstream_port``.
@@ -45,11 +54,7 @@ class Route:
     @classmethod
     def parse(cls, text: str) -> Route:
         """``8000=chat:8000``."""
-        listen, sep, upstream = text.partition("=")
-        if not sep:
-            raise RouteError(f"route {text!r} is not LISTEN_PORT=HOST:PORT")
-        host, port = _host_port(upstream, "upstream")
-        return cls(_port(listen, "listen port"), host, port)
+        return cls(*_listen_host_port(text, "route", "upstream"))
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,8 @@ class PublicAddress:
 
     @classmethod
     def parse(cls, text: str) -> PublicAddress:
-        listen, sep, public = text.partition("=")
-        if not sep:
-            raise RouteError(f"public address {text!r} is not LISTEN_PORT=HOST:PORT")
-        host, port = _host_port(public, "public address")
-        return cls(_port(listen, "listen port"), host, port)
+        """``8000=127.0.0.1:18000``."""
+        return cls(*_listen_host_port(text, "public address", "public address"))
 
 
 def check_routes(routes: list[Route], public: list[PublicAddress]) -> None:
