@@ -35,6 +35,7 @@ from services.upload.session import listing_batches
 from services.wire.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from services.wire.frames import MAX_JSON_PAYLOAD
 from services.wire.sentinels import CLOSED, NEED_DATA
+from tests.support.segments import split
 
 H = "ab" * 32  # a well-formed SHA-256 in hex
 
@@ -309,10 +310,6 @@ def feed_server(chunks: list[bytes], answer: bool = True) -> list[object]:
                 server.send(Stored("x", 0, H))
     return events
 
-
-def split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
 
 
 @given(st.lists(st.integers(0, 700), min_size=1, max_size=4),

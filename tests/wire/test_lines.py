@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from services.wire import CLOSED, NEED_DATA, ErrorCode, RemoteProtocolError
 from services.wire.lines import LineDecoder, encode_line
+from tests.support.segments import split
 
 
 def drain(decoder: LineDecoder) -> list[object]:
@@ -82,10 +83,6 @@ def test_encode_line_round_trip() -> None:
     with pytest.raises(ValueError):
         encode_line("two\nlines")
 
-
-def split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
 
 
 stream_bytes = st.lists(
