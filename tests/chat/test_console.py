@@ -100,7 +100,8 @@ async def test_console_shutdown_command_drains_the_server(start_server: StartCha
     server = await start_server()
     alice = await joined(server.port)
     await Operator(server).type("/shutdown")
-    assert (await alice.drain())[-1].code == ChatCode.SERVER_SHUTDOWN  # type: ignore[union-attr]
+    last = (await alice.drain())[-1]
+    assert isinstance(last, Error) and last.code == ChatCode.SERVER_SHUTDOWN
     await alice.aclose()
     with trio.fail_after(5):
         await server.lifecycle.stopped.wait()
