@@ -17,25 +17,11 @@ from services.chat.events import (
     Private,
     Renamed,
     RoomList,
-    Welcome,
     WhoList,
 )
-from tests.support.peers import LinePeer
+from tests.support.peers import LinePeer, joined
 from tests.support.servers import StartChat
 from tests.support.waiting import wait_for
-
-
-async def joined(port: int, nick: str | None = None, *, preface: bool = True) -> LinePeer:
-    peer = await LinePeer.connect(port, preface=preface)
-    if not preface:
-        await peer.send(b"/who\n")
-    welcome = await peer.expect(Welcome)
-    await peer.expect(Joined)
-    if nick is not None:
-        await peer.send(f"/nick {nick}\n".encode())
-        renamed = await peer.expect(Renamed)
-        assert renamed == Renamed(welcome.nick, nick)
-    return peer
 
 
 async def test_welcome_join_notice_and_message(start_server: StartChat) -> None:
