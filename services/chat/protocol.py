@@ -22,7 +22,7 @@ from services.chat.codec import (
 )
 from services.chat.events import ClientEvent, ServerEvent
 from services.wire.lines import LineDecoder
-from services.wire.sentinels import CLOSED, NEED_DATA, Closed, NeedData
+from services.wire.sentinels import CLOSED, NEED_DATA, Closed, EventSource, NeedData
 
 DEFAULT_MAX_LINE = 2048
 # Server lines carry a client's line plus a prefix, and lists of up to
@@ -30,7 +30,7 @@ DEFAULT_MAX_LINE = 2048
 CLIENT_MAX_LINE = 16 * 1024
 
 
-class ServerProtocol:
+class ServerProtocol(EventSource[ClientEvent]):
     """The server's end of one line-mode (or netlab-mode) chat connection."""
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
@@ -60,7 +60,7 @@ class ServerProtocol:
         return encode_server_event(event)
 
 
-class ClientProtocol:
+class ClientProtocol(EventSource[ServerEvent]):
     """The client's end of a chat connection (after the preface)."""
 
     def __init__(self, max_line: int = CLIENT_MAX_LINE) -> None:

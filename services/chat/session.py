@@ -37,7 +37,7 @@ from services.chat.protocol import ServerProtocol
 from services.runtime.errors import PeerClosed, PeerTimeout
 from services.runtime.logs import log_event
 from services.wire.errors import RemoteProtocolError
-from services.wire.sentinels import CLOSED, NEED_DATA
+from services.wire.sentinels import CLOSED
 
 
 class LineSession:
@@ -56,24 +56,19 @@ class LineSession:
             proto.receive_data(initial)
         while True:
             try:
-                event = proto.next_event()
-            except RemoteProtocolError as exc:
+                event = await conn.next_event(proto)
+            except RemoteProtocolError as exc:  # one bad line; the next one may be fine
                 self.ctx.counters.error(exc.code)
                 log_event(self.ctx.logger, "protocol-error", level=logging.WARNING,
                           peer=conn.peer, code=exc.code, detail=exc.message)
                 self.ctx.directory.reply(member, Error(exc.code, exc.message))
                 continue
-            if event is NEED_DATA:
-                try:
-                    data = await conn.receive()
-                except PeerTimeout as exc:
-                    self.ctx.idle_timeout(member, str(exc))
-                    return
-                except PeerClosed:
-                    member.leave_reason = "reset"
-                    raise
-                proto.receive_data(data)
-                continue
+            except PeerTimeout as exc:
+                self.ctx.idle_timeout(member, str(exc))
+                return
+            except PeerClosed:
+                member.leave_reason = "reset"
+                raise
             if event is CLOSED:
                 member.leave_reason = "closed"
                 return

@@ -41,7 +41,7 @@ from services.runtime.connection import PeerConnection
 from services.runtime.errors import PeerTimeout, RuntimeFailure
 from services.runtime.logs import log_event
 from services.wire.errors import RemoteProtocolError
-from services.wire.sentinels import CLOSED, NEED_DATA
+from services.wire.sentinels import Closed
 
 RECEIVE_SIZE = 256 * 1024
 STDIN_QUEUE = 4  # STDIN frames (≤ 1 MiB each) held while the command's stdin is full
@@ -96,14 +96,8 @@ class NetlabSession:
 
     async def _next_event(self, timeout: float | None = None) -> Event | None:
         """The client's next event; None when it has closed its side."""
-        while True:
-            event = self.proto.next_event()
-            if event is NEED_DATA:
-                self.proto.receive_data(await self.conn.receive(RECEIVE_SIZE, timeout=timeout))
-            elif event is CLOSED:
-                return None
-            else:
-                return event
+        event = await self.conn.next_event(self.proto, RECEIVE_SIZE, timeout=timeout)
+        return None if isinstance(event, Closed) else event
 
     # -- one RUN -------------------------------------------------------------
     async def _serve_run(self, run: Run) -> bool:

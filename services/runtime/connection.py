@@ -16,15 +16,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import TypeVar
 
 import trio
 
 from services.runtime.config import ServerConfig
 from services.runtime.counters import Counters
 from services.runtime.errors import PeerClosed, PeerTimeout, RuntimeFailure
+from services.wire.sentinels import Closed, EventSource, NeedData
 
 MAX_BATCH = 256 * 1024
 RECEIVE_SIZE = 64 * 1024
+EventT = TypeVar("EventT")
 
 
 def collapse(exc: Exception) -> Exception:
@@ -98,6 +101,24 @@ class PeerConnection:
             raise PeerTimeout(f"no data for {limit:g} s")
         self.counters.bytes_in += len(data)
         return data
+
+    async def next_event(
+        self,
+        source: EventSource[EventT],
+        max_bytes: int = RECEIVE_SIZE,
+        *,
+        timeout: float | None = None,
+    ) -> EventT | Closed:
+        """The parser's next event or ``CLOSED``, receiving as long as it needs data.
+
+        Each receive is bounded as in :meth:`receive`; the parser's own
+        :class:`~services.wire.errors.RemoteProtocolError` propagates.
+        """
+        while True:
+            event = source.next_event()
+            if not isinstance(event, NeedData):
+                return event
+            source.receive_data(await self.receive(max_bytes, timeout=timeout))
 
     # -- sending ----------------------------------------------------------
     def send_nowait(self, data: bytes) -> bool:

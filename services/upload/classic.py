@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from services.upload.events import Data
 from services.wire.buffer import ReceiveBuffer
 from services.wire.errors import ErrorCode, RemoteProtocolError
-from services.wire.sentinels import CLOSED, NEED_DATA, Closed, NeedData
+from services.wire.sentinels import CLOSED, NEED_DATA, Closed, EventSource, NeedData
 
 MAX_HEADER = 1024  # the tutorial's server reads its header with one recv(1024)
 MAX_DIGITS = 20
@@ -55,7 +55,7 @@ class FileEnd:
 ClassicEvent = ClassicHeader | Data | FileEnd
 
 
-class ClassicDecoder(ReceiveBuffer):
+class ClassicDecoder(ReceiveBuffer, EventSource[ClassicEvent]):
     """Splits a classic upload stream into headers, data and file ends."""
 
     def __init__(self) -> None:

@@ -28,7 +28,7 @@ from services.upload.partial import CommitError
 from services.upload.sink import open_sink
 from services.upload.storage import Refused
 from services.wire.errors import RemoteProtocolError
-from services.wire.sentinels import NEED_DATA, Closed
+from services.wire.sentinels import Closed
 
 
 class ClassicSession:
@@ -64,11 +64,7 @@ class ClassicSession:
                 return
 
     async def _next(self) -> ClassicEvent | Closed:
-        while True:
-            event = self.decoder.next_event()
-            if event is not NEED_DATA:
-                return event
-            self.decoder.receive_data(await self.conn.receive(self.ctx.config.receive_size))
+        return await self.conn.next_event(self.decoder, self.ctx.config.receive_size)
 
     async def _upload(self, header: ClassicHeader) -> bool:
         """Store one file; False if the connection must end."""

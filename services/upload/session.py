@@ -49,7 +49,7 @@ from services.upload.sink import open_sink
 from services.upload.storage import Refused
 from services.wire.errors import RemoteProtocolError
 from services.wire.frames import MAX_JSON_PAYLOAD
-from services.wire.sentinels import CLOSED, NEED_DATA, Closed
+from services.wire.sentinels import CLOSED, Closed
 
 READ_AHEAD = 2  # download chunks read ahead of the socket
 LISTING_BATCH = MAX_JSON_PAYLOAD // 2
@@ -133,11 +133,7 @@ class NetlabSession:
                 self._io_error(exc)
 
     async def _next_event(self) -> Event | Closed:
-        while True:
-            event = self.proto.next_event()
-            if event is not NEED_DATA:
-                return event
-            self.proto.receive_data(await self.conn.receive(self.ctx.config.receive_size))
+        return await self.conn.next_event(self.proto, self.ctx.config.receive_size)
 
     async def _send(self, event: Event) -> None:
         await self.conn.send(self.proto.send(event))

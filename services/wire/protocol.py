@@ -29,7 +29,7 @@ from typing import Generic, NoReturn, TypeVar
 
 from services.wire.buffer import ReceiveBuffer
 from services.wire.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
-from services.wire.sentinels import CLOSED, NEED_DATA, Closed, NeedData
+from services.wire.sentinels import CLOSED, NEED_DATA, Closed, EventSource, NeedData
 
 
 class Role(enum.Enum):
@@ -49,7 +49,7 @@ EventT = TypeVar("EventT")
 Transitions = Mapping[tuple[StateT, Role, type], StateT]
 
 
-class Connection(Generic[StateT, EventT]):
+class Connection(EventSource[EventT], Generic[StateT, EventT]):
     """One end of a conversation: bytes in, events out, events in, bytes out."""
 
     def __init__(

@@ -1,8 +1,10 @@
-"""Sentinels returned by ``next_event()``-style methods (model: h11's NEED_DATA)."""
+"""Sentinels returned by ``next_event()``-style methods (model: h11's NEED_DATA), and the
+interface every such parser offers to the Trio layer."""
 
 from __future__ import annotations
 
 import enum
+from typing import Protocol, TypeVar
 
 
 class NeedData(enum.Enum):
@@ -19,3 +21,16 @@ class Closed(enum.Enum):
 
 NEED_DATA = NeedData.NEED_DATA
 CLOSED = Closed.CLOSED
+
+
+EventT_co = TypeVar("EventT_co", covariant=True)
+
+
+class EventSource(Protocol[EventT_co]):
+    """What a Trio shell needs of a sans-IO parser: bytes in, events (or a sentinel) out."""
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the peer; ``b""`` means the peer closed its side."""
+
+    def next_event(self) -> EventT_co | NeedData | Closed:
+        """The next event, ``NEED_DATA`` or ``CLOSED``."""
