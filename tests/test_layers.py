@@ -50,3 +50,37 @@ def test_the_check_sees_imports_anywhere_in_a_module(tmp_path: Path) -> None:
     assert [m for m in imported_modules(module) if is_above_services(m)] == [
         "lab.gateway", "netlab.cli"
     ]
+
+
+LAYER_ROOTS = {"services.wire": 0, "services.runtime": 1}
+SERVICE_PACKAGES = ("services.chat", "services.remote_exec", "services.upload")
+
+
+def package_of(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).parts[:2])
+
+
+@pytest.mark.parametrize(
+    "path", sorted((SERVICES / "wire").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_the_wire_layer_is_sans_io(path: Path) -> None:
+    """No Trio, no sockets, nothing above it: bytes in, events out."""
+    forbidden = ("trio", "socket", "asyncio", "selectors", "services.")
+    bad = [m for m in imported_modules(path)
+           if m.startswith(forbidden) and not m.startswith("services.wire")]
+    assert bad == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted((SERVICES / "runtime").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_the_runtime_serves_every_service_and_knows_none(path: Path) -> None:
+    assert [m for m in imported_modules(path) if m.startswith(SERVICE_PACKAGES)] == []
+
+
+@pytest.mark.parametrize("service", SERVICE_PACKAGES)
+def test_services_do_not_import_each_other(service: str) -> None:
+    folder = ROOT.joinpath(*service.split("."))
+    others = tuple(p for p in SERVICE_PACKAGES if p != service)
+    for path in sorted(folder.rglob("*.py")):
+        assert [m for m in imported_modules(path) if m.startswith(others)] == [], path

@@ -31,7 +31,9 @@ class Lines(EventSource[str]):
         return self.decoder.next_line()
 
 
-def connection(*, idle_timeout: float = 300.0) -> tuple[trio.abc.HalfCloseableStream, PeerConnection]:
+def connection(
+    *, idle_timeout: float = 300.0
+) -> tuple[trio.abc.HalfCloseableStream, PeerConnection]:
     client, server_end = trio.testing.memory_stream_pair()
     conn = PeerConnection(server_end, config=ServerConfig(idle_timeout=idle_timeout),
                           counters=Counters(), logger=LOGGER)
