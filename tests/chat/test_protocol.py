@@ -34,6 +34,7 @@ from services.chat.events import (
 )
 from services.chat.protocol import ClientProtocol, ServerProtocol
 from services.wire import CLOSED, NEED_DATA, ErrorCode, LocalProtocolError, RemoteProtocolError
+from tests.support.segments import split
 
 SERVER_LINES: list[tuple[ServerEvent, bytes]] = [
     (Message("lobby", "alice", "hello"), b"[#lobby] <alice> hello\n"),
@@ -96,7 +97,7 @@ def client_events(data: bytes, chunks: list[int] | None = None) -> list[object]:
 def _drain(
     proto: ServerProtocol | ClientProtocol, data: bytes, cuts: list[int] | None
 ) -> list[object]:
-    pieces = _split(data, cuts or [])
+    pieces = split(data, cuts or [])
     out: list[object] = []
     for piece in [*pieces, b""]:
         proto.receive_data(piece)
@@ -105,16 +106,6 @@ def _drain(
                 return out
             out.append(event)
     raise AssertionError("no CLOSED after EOF")
-
-
-def _split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    pieces, start = [], 0
-    for point in points:
-        pieces.append(data[start:point])
-        start = point
-    pieces.append(data[start:])
-    return [p for p in pieces if p]
 
 
 @pytest.mark.parametrize(("event", "wire"), SERVER_LINES)
@@ -233,7 +224,7 @@ def test_any_said_text_arrives_unchanged(text: str) -> None:
 @given(st.binary(max_size=400), st.lists(st.integers(min_value=0, max_value=400), max_size=8))
 def test_garbage_never_crashes_the_server_parser(data: bytes, cuts: list[int]) -> None:
     proto = ServerProtocol(max_line=64)
-    for piece in [*_split(data, cuts), b""]:
+    for piece in [*split(data, cuts), b""]:
         proto.receive_data(piece)
         while True:
             try:

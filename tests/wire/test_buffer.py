@@ -62,8 +62,7 @@ def test_any_segmentation_and_any_reads_give_back_the_stream(
     out = bytearray()
     sizes = iter(reads)
     for chunk in split(data, cuts):
-        if chunk:
-            buffer.receive_data(chunk)
+        buffer.receive_data(chunk)
         size = min(next(sizes, 0), buffer.buffered)
         out += buffer.take(size)
     out += buffer.take(buffer.buffered)
