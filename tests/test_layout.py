@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 
 import pytest
 
@@ -54,3 +55,15 @@ def test_the_tables_parse() -> None:
         table = [line for line in section(name).splitlines() if line.startswith("| `")]
         assert len(table) == len(rows(name)) > 0, name
 
+
+
+def test_every_installed_package_reaches_the_image_build() -> None:
+    """The image installs the project from a context that .dockerignore filters."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        patterns = tomllib.load(file)["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in patterns}
+    allowed = {line[1:].rstrip("/") for line in
+               (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+               if line.startswith("!")}
+    assert packages <= allowed
+    assert packages == {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
