@@ -36,5 +36,9 @@ def banner(routes: tuple[Route, ...], public: tuple[PublicAddress, ...]) -> str:
         for hint in HINTS.get(route.name, ()):
             lines.append("      " + hint.format(host=host, port=port))
     lines.append("Your own programs (the tutorial's clients) connect to the same addresses.")
+    if routes:
+        # Host ports differ per service; inside the lab each server has the same port.
+        inside = ", ".join(f"{r.upstream_host}:{r.upstream_port}" for r in routes)
+        lines.append(f"Inside the lab network (client containers) they are {inside}.")
     lines.append("Stop the lab with Ctrl-C, or `docker compose down` if it runs detached.")
     return "\n".join(lines) + "\n"

@@ -49,6 +49,13 @@ def test_banner_shows_public_addresses_and_client_commands() -> None:
     assert "netlab exec run --host 127.0.0.1 --port 18001" in text
 
 
+def test_banner_says_every_service_listens_on_its_own_port_inside_the_lab() -> None:
+    routes = (Route(8000, "chat", 8000), Route(8002, "upload", 8000))
+    public = (PublicAddress(8000, "127.0.0.1", 8000), PublicAddress(8002, "127.0.0.1", 8002))
+    lines = banner(routes, public).splitlines()
+    assert "Inside the lab network (client containers) they are chat:8000, upload:8000." in lines
+
+
 class Upstream:
     """A loopback server whose per-connection behaviour a test chooses."""
 
