@@ -12,6 +12,12 @@ client's state (nick, room) up to date, wakes requests waiting for their
 answer (``set_nick``, ``join``, ``who``...) and queues every event for
 ``events()``. Sends go through one lock, so any task may send.
 
+The server puts a client in the lobby when it connects, before the preface
+has told it this is a netlab client; messages said in the room in that
+instant can reach the client before its ``= welcome`` line. The reader keeps
+them and queues them right after the welcome: the welcome stays the first
+event (``open_chat`` takes it), and those messages follow in the order sent.
+
 Resource handling: the events queue is bounded (``event_buffer``). A program
 that never consumes ``events()`` stops the reader once it is full, which is
 exactly a slow consumer; the server will disconnect it. ``open_chat`` closes
@@ -217,6 +223,7 @@ class ChatClient:
                 raise ChatClosed(self.close_reason) from None
 
     async def _read_loop(self) -> None:
+        early: list[ServerEvent] = []
         async with self._events_in:
             try:
                 while True:
@@ -234,7 +241,15 @@ class ChatClient:
                         continue
                     assert not isinstance(event, type(CLOSED))
                     self._track(event)
+                    if not self.nick:  # set by the welcome
+                        # Said in the room before the server knew our mode: kept
+                        # for after the welcome, so the welcome stays first.
+                        early.append(event)
+                        continue
                     await self._events_in.send(event)
+                    for held in early:
+                        await self._events_in.send(held)
+                    early.clear()
             except RemoteProtocolError as exc:
                 self._finish(f"bad line from server: {exc}")
 

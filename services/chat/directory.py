@@ -14,6 +14,17 @@ recipients' order stays intact.
 Order: a sender's lines are delivered synchronously, in the sender's task,
 into FIFO queues; so every recipient sees each sender's lines in the order
 they were sent.
+
+Membership starts at accept (:meth:`Directory.enter`), before the client's
+mode is known: from then on it receives every message sent to its room. Until
+its mode is decided (:meth:`Directory.decide`) it gets only what is valid in
+every mode and what the tutorial's client cannot mistake for a reply to
+anything but the conversation: messages, private messages and error lines,
+no welcome, no notices, no command answers. Once decided, a line or netlab
+client gets ``= welcome NICK #lobby`` and its own ``* NICK joined #lobby``
+(the room heard of its join at accept), then everything as before; a classic
+client goes on with messages only. Nothing is queued twice or dropped at the
+switch: both phases write to the same queue.
 """
 
 from __future__ import annotations
@@ -59,10 +70,17 @@ class Member:
     conn: PeerConnection
     nick: str
     room: str
-    classic: bool
+    classic: bool = False
+    # False until the client's mode is known (see the module docstring).
+    decided: bool = False
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     leave_reason: str = ""
     bucket: TokenBucket | None = None
+
+    @property
+    def conversation_only(self) -> bool:
+        """True if it gets only messages, private messages and errors (classic, or undecided)."""
+        return self.classic or not self.decided
 
 
 class Directory:
@@ -85,18 +103,30 @@ class Directory:
         self._announcing = False
 
     # -- membership ---------------------------------------------------------
-    def enter(self, conn: PeerConnection, *, classic: bool) -> Member:
-        """Register a new client as ``guest-N`` in the lobby and announce it."""
+    def enter(self, conn: PeerConnection) -> Member:
+        """Register a client at accept as ``guest-N`` in the lobby; tell the room.
+
+        Its mode is not known yet: it hears the conversation at once, and its
+        welcome comes from :meth:`decide`.
+        """
         while (nick := f"{GUEST_PREFIX}{self._next_guest}") in self.by_nick:
             self._next_guest += 1
         self._next_guest += 1
-        member = Member(conn, nick, DEFAULT_ROOM, classic)
+        member = Member(conn, nick, DEFAULT_ROOM)
         self.by_nick[nick] = member
         self.rooms[DEFAULT_ROOM][member] = None
-        log_event(self.logger, "enter", peer=conn.peer, nick=nick, classic=classic)
-        self.reply(member, Welcome(nick, DEFAULT_ROOM))
+        log_event(self.logger, "enter", peer=conn.peer, nick=nick)
         self.notify(DEFAULT_ROOM, Joined(DEFAULT_ROOM, nick), subject=member)
         return member
+
+    def decide(self, member: Member, *, classic: bool) -> None:
+        """``member``'s mode is known: a line or netlab client gets its welcome and own join."""
+        member.classic = classic
+        member.decided = True
+        if self.by_nick.get(member.nick) is not member:
+            return  # evicted while undecided
+        self.reply(member, Welcome(member.nick, member.room))
+        self.reply(member, Joined(member.room, member.nick))
 
     def leave(self, member: Member, reason: str) -> None:
         """Unregister ``member`` (if still registered) and tell its room."""
@@ -179,8 +209,8 @@ class Directory:
 
     # -- delivery -----------------------------------------------------------
     def reply(self, member: Member, event: ServerEvent) -> None:
-        """A line for ``member`` alone (classic clients get only messages and errors)."""
-        if member.classic and not isinstance(event, (Message, Private, Error)):
+        """A line for ``member`` alone (classic and undecided clients: only messages and errors)."""
+        if member.conversation_only and not isinstance(event, (Message, Private, Error)):
             return
         self.deliver(member, event)
         self._announce_evictions()
@@ -209,7 +239,7 @@ class Directory:
         exclude: Member | None = None,
         notice: bool = False,
     ) -> int:
-        """Queue ``event`` for everyone in ``room``; notices skip classic clients."""
+        """Queue ``event`` for everyone in ``room``; notices skip classic and undecided clients."""
         members = self.rooms.get(room)
         if not members:
             return 0
@@ -217,7 +247,7 @@ class Directory:
         delivered = 0
         full: list[Member] = []
         for member in members:
-            if member is exclude or (notice and member.classic):
+            if member is exclude or (notice and member.conversation_only):
                 continue
             if member.conn.send_nowait(data):
                 delivered += 1

@@ -4,14 +4,18 @@
 reports the port); ``netlab chat serve`` runs :func:`process_server` through
 ``services.runtime.main.main``.
 
-The connection's mode is told apart here (:mod:`services.chat.detect`); each
-mode has its session (:mod:`~services.chat.session`,
-:mod:`~services.chat.classic_session`).
+A client joins ``#lobby`` the moment it is accepted, before its first
+byte (see :mod:`services.chat.directory` for what it hears while its mode is
+unknown). Its mode is then told apart here (:mod:`services.chat.detect`);
+each mode has its session (:mod:`~services.chat.session`,
+:mod:`~services.chat.classic_session`). A client that never sends a byte
+keeps hearing the room until the idle timeout, like any silent client:
+receiving is not activity, so a dead peer cannot hold its place forever.
 
 Shutdown: when the lifecycle drains, every client gets
-``! server-shutdown: ...`` (classic clients too: it is plain text), its read
-loop ends, its queue is flushed, and it is closed; clients still being
-detected are closed at once. ``serve`` then returns within the grace period.
+``! server-shutdown: ...`` (classic and not yet detected clients too: it is
+plain text), its read loop (or detection) ends, its queue is flushed, and it
+is closed. ``serve`` then returns within the grace period.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from services.chat.config import ChatConfig
 from services.chat.console import Console
 from services.chat.context import ServerContext, send_error
 from services.chat.detect import Detected, Mode, ModeDetector
-from services.chat.directory import Directory
+from services.chat.directory import Directory, Member
 from services.chat.events import ChatCode, Error
 from services.chat.session import LineSession
 from services.chat.stdio import FdReceiveStream, FdSendStream
@@ -86,49 +90,56 @@ class ChatServer(Server[ChatConfig, ServerContext]):
         await conn.stream.send_all(encode_server_event(Error(ChatCode.SERVER_FULL, reason)))
 
     async def serve_connection(self, conn: PeerConnection) -> None:
-        """Detect the client's mode, register it, run the session of its mode."""
-        detected = await self._detect(conn)
-        if detected is None or detected.mode is Mode.CLOSED:
-            return
+        """Register the client at accept, tell its mode apart, run the session of its mode."""
         if self.lifecycle.is_draining:
             send_error(conn, ChatCode.SERVER_SHUTDOWN, "server is shutting down")
             return
-        log_event(self.logger, "mode", peer=conn.peer, mode=detected.mode.value)
-        member = self.directory.enter(conn, classic=detected.mode is Mode.CLASSIC)
-        session = (ClassicSession if member.classic else LineSession)(self.ctx, member)
+        # In the lobby before its first byte: a client that only listens hears
+        # the room, and nobody misses a message sent while its mode is unknown.
+        member = self.directory.enter(conn)
         try:
             with member.scope:
+                detected = await self._detect(member)
+                if detected is None:
+                    return
+                log_event(self.logger, "mode", peer=conn.peer, mode=detected.mode.value)
+                self.directory.decide(member, classic=detected.mode is Mode.CLASSIC)
+                session = (ClassicSession if member.classic else LineSession)(self.ctx, member)
                 await session.run(detected.data)
         finally:
             self.directory.leave(member, member.leave_reason or "closed")
 
-    async def _detect(self, conn: PeerConnection) -> Detected | None:
-        """The client's mode; None if it broke the rules, timed out, or shutdown came first."""
+    async def _detect(self, member: Member) -> Detected | None:
+        """The client's mode; None if it left, broke the rules or timed out (reason recorded)."""
+        conn = member.conn
         detector = ModeDetector(window=self.config.classic_window, max_line=self.config.max_line)
-        with self.idle_waits.idle():  # shutdown closes clients still being detected
-            while (decided := detector.decide(trio.current_time())) is None:
-                deadline = detector.deadline
-                timeout = None if deadline is None else max(0.0, deadline - trio.current_time())
-                try:
-                    data = await conn.receive(timeout=timeout)
-                except PeerTimeout:
-                    if deadline is None:
-                        self.counters.error(ChatCode.IDLE_TIMEOUT)
-                        log_event(self.logger, "idle-timeout", peer=conn.peer, nick=None)
-                        limit = self.config.idle_timeout
-                        send_error(conn, ChatCode.IDLE_TIMEOUT, f"nothing received for {limit:g} s")
-                        return None
-                    continue
-                try:
-                    detector.receive_data(data, trio.current_time())
-                except RemoteProtocolError as exc:
-                    self.counters.error(exc.code)
-                    log_event(self.logger, "protocol-error", level=logging.WARNING,
-                              peer=conn.peer, code=exc.code, detail=exc.message)
-                    send_error(conn, exc.code, exc.message)
+        while (decided := detector.decide(trio.current_time())) is None:
+            deadline = detector.deadline
+            timeout = None if deadline is None else max(0.0, deadline - trio.current_time())
+            try:
+                data = await conn.receive(timeout=timeout)
+            except PeerTimeout:
+                if deadline is None:
+                    limit = self.config.idle_timeout
+                    self.ctx.idle_timeout(member, f"nothing received for {limit:g} s")
                     return None
-            return decided
-        return None
+                continue
+            except PeerClosed:
+                member.leave_reason = "reset"
+                raise
+            try:
+                detector.receive_data(data, trio.current_time())
+            except RemoteProtocolError as exc:
+                self.counters.error(exc.code)
+                log_event(self.logger, "protocol-error", level=logging.WARNING,
+                          peer=conn.peer, code=exc.code, detail=exc.message)
+                member.leave_reason = exc.code
+                self.directory.reply(member, Error(exc.code, exc.message))
+                return None
+        if decided.mode is Mode.CLOSED:
+            member.leave_reason = "closed"
+            return None
+        return decided
 
 
 def process_server(config: ChatConfig) -> ChatServer:
