@@ -33,6 +33,7 @@ REFUSE_TIMEOUT = 2.0
 
 Handler = Callable[[PeerConnection], Awaitable[None]]
 Refuser = Callable[[PeerConnection], Awaitable[None]]
+ListenerSetup = Callable[[trio.SocketListener], object]
 
 
 async def serve(
@@ -43,16 +44,21 @@ async def serve(
     lifecycle: Lifecycle,
     logger: logging.Logger,
     refuse: Refuser | None = None,
+    setup_listener: ListenerSetup | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``handler`` on ``config.host:config.port`` until ``lifecycle`` drains.
 
     Reports the bound port through ``task_status`` (use port 0 in tests).
     Past ``config.max_clients`` open connections a new one is passed to
-    ``refuse`` (which may send a reason) and closed. Returns once every
+    ``refuse`` (which may send a reason) and closed. ``setup_listener`` may
+    set socket options every accepted connection inherits. Returns once every
     connection has ended or the grace period has run out.
     """
     listeners = await trio.open_tcp_listeners(config.port, host=config.host)
+    if setup_listener is not None:
+        for listener in listeners:
+            setup_listener(listener)
     port = listeners[0].socket.getsockname()[1]
     log_event(logger, "listening", host=config.host, port=port)
     async with trio.open_nursery() as connections:

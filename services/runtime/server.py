@@ -74,6 +74,9 @@ class Server(ABC, Generic[ConfigT, ContextT]):
         """Tasks that run beside the listener for the server's lifetime."""
         return ()
 
+    def setup_listener(self, listener: trio.SocketListener) -> None:
+        """Socket options for a listening socket, inherited by what it accepts; default none."""
+
     async def refuse(self, conn: PeerConnection) -> None:
         """Past ``max_clients``: tell the client why (bounded by ``serve``); default silence."""
 
@@ -90,7 +93,7 @@ class Server(ABC, Generic[ConfigT, ContextT]):
                 nursery.start_soon(task)
             await serve(self.handle, self.config, counters=self.counters,
                         lifecycle=self.lifecycle, logger=self.logger, refuse=self.refuse,
-                        task_status=task_status)
+                        setup_listener=self.setup_listener, task_status=task_status)
             nursery.cancel_scope.cancel()
 
     async def handle(self, conn: PeerConnection) -> None:

@@ -8,15 +8,21 @@ connection.
 Where the header ends (the rule, documented in ``docs/protocol.md``): NAME is
 everything before the first ``|`` (at most :data:`MAX_HEADER` bytes in all);
 SIZE is the run of ASCII digits after it, at most :data:`MAX_DIGITS` long,
-and it ends at the first non-digit byte **or at the end of the bytes received
-so far**, whichever comes first. So:
+and it ends at the first non-digit byte **or at the end of a receive**,
+whichever comes first. The caller feeds one ``receive_data`` per receive and
+asks for the header before feeding the next, so a segment boundary right
+after the digits ends the header, which is what the tutorial's server relies
+on (its header arrives with its own ``recv``). So:
 
-* header alone in a segment (what the tutorial's server expects): correct;
+* header alone in a segment (what the tutorial's client produces against the
+  lab's server, see :mod:`services.runtime.acks`): correct, whatever the data;
 * header and data glued in one segment, data starting with a non-digit: correct;
 * glued, data starting with a digit: those digits are read as part of SIZE
   and the upload is misparsed (usually refused as too large, else stored
   wrong). The wire has no way to tell; this is one of the classic flaws the
-  lab demonstrates, and netlab mode does not have it;
+  lab demonstrates, and netlab mode does not have it. A header followed by
+  more bytes in the same receive is marked ``glued`` (the server counts it
+  as ``classic_glued_header``), so a misparse can be traced to this;
 * a header cut inside its digits by TCP: SIZE is read short, as by the
   tutorial's own server (which trusts one ``recv(1024)``).
 
@@ -25,7 +31,7 @@ Classic mode cannot verify integrity (no hash) and cannot resume.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.upload.events import Data
 from services.wire.buffer import ReceiveBuffer
@@ -41,10 +47,15 @@ DIGITS = b"0123456789"
 
 @dataclass(frozen=True, slots=True)
 class ClassicHeader:
-    """``NAME|SIZE``; the name is raw bytes, the server decodes and checks it."""
+    """``NAME|SIZE``; the name is raw bytes, the server decodes and checks it.
+
+    ``glued``: more bytes followed the header in the same receive, so a SIZE
+    run into digit-leading data could not be told apart.
+    """
 
     raw_name: bytes
     size: int
+    glued: bool = field(default=False, compare=False)  # how it arrived, not what it says
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,6 @@ class ClassicDecoder(ReceiveBuffer, EventSource[ClassicEvent]):
         if end > MAX_HEADER:
             raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, f"header longer than {MAX_HEADER}")
         raw = self.take_bytes(end)
-        header = ClassicHeader(raw[:bar], int(raw[bar + 1 :]))
+        header = ClassicHeader(raw[:bar], int(raw[bar + 1 :]), glued=self.buffered > 0)
         self._left = header.size
         return header

@@ -4,13 +4,26 @@ Same name rules and atomic storage as netlab mode, through the same
 :class:`Store`; what classic mode lacks is on the wire: there is no hash to
 verify and no resume, so a classic upload cut short is deleted.
 
+A classic upload of a stored name replaces it atomically, as the tutorial's
+server does (``--classic-overwrite``, the default); with
+``--no-classic-overwrite`` it is refused with ``exists``.
+
 Replies: ``true`` when the file is stored (synced and renamed). On a refusal
-the tutorial client, which cannot be told why, gets ``false``: if SIZE is
+the tutorial client, which cannot be told why, gets ``false``, and the log
+line ``event=refused ... reply=false`` says why (``docker compose logs
+upload`` in the lab): if SIZE is
 within the per-file limit the server first reads and discards the SIZE bytes
 the client is sending anyway, so the connection carries on with the next
 file; if SIZE is over the limit (or the header is malformed) it replies
 ``false`` and closes, rather than swallow gigabytes. Either way nothing is
 written under the final name.
+
+Header boundaries: the server lets the kernel delay its ACK while a header is
+due and acknowledges at once when it is read (:mod:`services.runtime.acks`),
+so the tutorial's client, with Nagle on, sends its header alone and a file
+whose bytes start with a digit is stored right. A header that arrives glued to
+more bytes anyway is counted as ``classic_glued_header`` (see
+:mod:`services.upload.classic` for what that can misparse).
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ import logging
 
 import trio
 
+from services.runtime.acks import ack_now, delay_acks
 from services.runtime.connection import PeerConnection
 from services.runtime.logs import log_event
 from services.upload.classic import FALSE, TRUE, ClassicDecoder, ClassicEvent, ClassicHeader
@@ -60,6 +74,10 @@ class ClassicSession:
                 event = await self._next()  # between files: drain ends the session
             if not isinstance(event, ClassicHeader):
                 return  # CLOSED, or interrupted by draining
+            ack_now(self.conn.stream)  # releases the client's data, held by Nagle until now
+            if event.glued:
+                self.ctx.count("classic_glued_header")
+                self._log("glued-header", name=event.raw_name, size=event.size)
             if not await self._upload(event):
                 return
 
@@ -79,13 +97,14 @@ class ClassicSession:
             partial = await ctx.store.begin(name, header.size, "", overwrite=False)
         except Refused as exc:
             ctx.count("uploads_refused")
+            ctx.count(f"classic_refused_{exc.code.replace('-', '_')}")
             self._log("refused", level=logging.WARNING, code=exc.code, error=exc.message,
-                      name=header.raw_name, size=header.size)
+                      name=header.raw_name, size=header.size, reply="false")
             if header.size > ctx.config.max_file_size:
                 self.conn.send_nowait(FALSE)
                 return False
             await self._discard_file()
-            await self.conn.send(FALSE)
+            await self._reply(FALSE)
             return True
         self._log("upload-start", name=partial.final.name, size=header.size)
         stored: bool | None = False
@@ -98,8 +117,9 @@ class ClassicSession:
         except CommitError as exc:  # a name stored meanwhile ("exists")
             stored = None  # answered: neither stored nor interrupted
             ctx.count("uploads_failed")
-            self._log("refused", level=logging.WARNING, code=exc.code, error=exc.message)
-            await self.conn.send(FALSE)
+            self._log("refused", level=logging.WARNING, code=exc.code, error=exc.message,
+                      name=partial.final.name, reply="false")
+            await self._reply(FALSE)
             return True
         finally:
             with trio.CancelScope(shield=True):
@@ -111,8 +131,13 @@ class ClassicSession:
         ctx.count("classic_files_stored")
         ctx.count("bytes_stored", header.size)
         self._log("stored", name=partial.final.name, size=header.size)
-        await self.conn.send(TRUE)
+        await self._reply(TRUE)
         return True
+
+    async def _reply(self, answer: bytes) -> None:
+        """``true``/``false``; the next header's ACK may wait, so that header arrives alone."""
+        delay_acks(self.conn.stream)  # before the reply: the client sends only after reading it
+        await self.conn.send(answer)
 
     async def _discard_file(self) -> None:
         while isinstance(await self._next(), Data):

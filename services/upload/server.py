@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import trio
 
+from services.runtime.acks import ack_now, delay_acks
 from services.runtime.connection import PeerConnection
 from services.runtime.logs import log_event
 from services.runtime.server import Task
@@ -65,6 +66,14 @@ class UploadServer(SniffingServer[UploadConfig, ServerContext]):
                     log_event(self.logger, "partials-expired", count=len(expired))
             await trio.sleep(self.config.cleanup_interval)
 
+    def setup_listener(self, listener: trio.SocketListener) -> None:
+        """Accepted connections start with delayed ACKs: a tutorial client's header arrives alone.
+
+        The header's ACK then waits until the header is read, and Nagle holds
+        the client's first data until that ACK (see :mod:`services.runtime.acks`).
+        """
+        delay_acks(listener)
+
     def error_frame(self, code: str, message: str) -> bytes:
         return UploadConnection(Role.SERVER).send(Error(code, message))
 
@@ -73,6 +82,7 @@ class UploadServer(SniffingServer[UploadConfig, ServerContext]):
         await conn.stream.send_all(self.error_frame(UploadErrorCode.BUSY, "too many clients"))
 
     async def serve_netlab(self, conn: PeerConnection, rest: bytes) -> None:
+        ack_now(conn.stream)  # the preface is read: no reason to delay its ACK any more
         await NetlabSession(self.ctx, conn).run(rest)
 
     async def serve_classic(self, conn: PeerConnection, first: bytes) -> None:
