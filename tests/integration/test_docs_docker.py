@@ -1,7 +1,8 @@
-"""Every ```sh docker block of README.md and docs/ runs (the docker tier's share of docs-as-code).
+"""Every ```sh docker and ```python docker block of README.md and docs/ runs (the docker tier's
+share of docs-as-code).
 
 Each block runs as written, from a copy of the project, under the same rules
-as the unit tier's blocks (``tests/docblocks.py``). The harness adds only what
+as the unit tier's blocks (``tests/support/docblocks.py``). The harness adds only what
 keeps it apart from other stacks: a unique compose project name
 (``COMPOSE_PROJECT_NAME``). Whatever the block
 leaves running is taken down afterwards, by project label. The learner ports
@@ -29,7 +30,7 @@ from tests.support.docblocks import (
 from tests.support.stacks import RUNNING
 
 DEFAULT_PORTS = (8000, 8001, 8002)
-DOCKER_BLOCKS = blocks("sh docker")
+DOCKER_BLOCKS = blocks("sh docker") + blocks("python docker")
 
 
 def test_the_docs_have_docker_blocks() -> None:

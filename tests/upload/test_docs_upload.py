@@ -68,7 +68,7 @@ async def test_readme_library_example_runs(start_server: StartUpload, tmp_path) 
     readme = section("README.md")
     code = readme.split("```python\n", 1)[1].split("```", 1)[0]
     server = await start_server()
-    code = code.replace("8002", str(server.port))
+    code = code.replace("18002", str(server.port))
     result = await trio.run_process(
         [sys.executable, "-c", code], cwd=tmp_path, capture_stdout=True, capture_stderr=True,
     )
