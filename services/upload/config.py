@@ -23,8 +23,8 @@ class OverwritePolicy(enum.StrEnum):
     ``on-request`` (default): refused with ``exists`` unless the PUT says
     ``overwrite: true``; then the old file is replaced atomically when the new
     one is verified (a reader sees the old or the new file, never a mix).
-    ``never``: always refused. ``always``: always replaced, the tutorial's
-    behaviour (classic clients cannot ask, so this is what they need).
+    ``never``: always refused. ``always``: always replaced. Classic uploads
+    cannot ask and follow their own switch, ``classic_overwrite``.
     """
 
     NEVER = "never"
@@ -69,6 +69,11 @@ class UploadConfig(ServerConfig):
     overwrite: OverwritePolicy = setting(
         OverwritePolicy.ON_REQUEST, type=click.Choice([p.value for p in OverwritePolicy]),
         help="Existing names: refuse, replace when the client asks, or always replace.",
+    )
+    classic_overwrite: bool = setting(
+        True,
+        help="Classic (tutorial) uploads replace a stored file of the same name atomically, "
+        "as the tutorial's server does; with --no-classic-overwrite they get 'false'.",
     )
     max_uploads: int = setting(
         64, type=click.IntRange(min=1),

@@ -118,13 +118,9 @@ class Store:
         final = self.root / name
         async with self._admission:
             self._check_limits(name, size, staging_name)
-            replace = self.config.overwrite.allows(overwrite)
+            replace = self._replaces(classic, overwrite)
             if not replace and await self._run(os.path.lexists, final):
-                hint = (
-                    " (ask for overwrite)"
-                    if self.config.overwrite is OverwritePolicy.ON_REQUEST
-                    else ""
-                )
+                hint = self._exists_hint(classic)
                 raise Refused(UploadErrorCode.EXISTS, f"{name!r} exists{hint}")
             if await self._run(os.path.isdir, final):
                 raise Refused(UploadErrorCode.EXISTS, f"{name!r} is a directory")
@@ -140,6 +136,25 @@ class Store:
         except BaseException:
             self._active.pop(staging_name, None)
             raise
+
+    def _replaces(self, classic: bool, requested: bool) -> bool:
+        """Whether this upload replaces a stored file of the same name.
+
+        A classic client cannot ask, so classic uploads follow their own
+        switch (the tutorial's server always replaces); netlab uploads follow
+        the overwrite policy and what the PUT asked.
+        """
+        if classic:
+            return self.config.classic_overwrite
+        return self.config.overwrite.allows(requested)
+
+    def _exists_hint(self, classic: bool) -> str:
+        """What a refused client (or the log, for a classic one) is told to do instead."""
+        if classic:
+            return " (classic uploads replace only with --classic-overwrite)"
+        if self.config.overwrite is OverwritePolicy.ON_REQUEST:
+            return " (to replace it: netlab upload put --overwrite)"
+        return " (the server's --overwrite policy is 'never')"
 
     def _check_limits(self, name: str, size: int, staging_name: str) -> None:
         if size > self.config.max_file_size:

@@ -7,6 +7,7 @@ for ``true``. It runs in a worker thread so the server's event loop goes on.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 
@@ -14,7 +15,7 @@ import pytest
 import trio
 
 from services.upload.partial import PartialFile
-from tests.support.servers import StartUpload
+from tests.support.servers import LOGGER, StartUpload
 from tests.support.storage import partials, stored_names
 from tests.support.waiting import wait_for
 
@@ -78,21 +79,42 @@ async def test_escaping_name_is_refused_with_false_and_the_connection_goes_on(
     assert not (server.root.parent / "escape.txt").exists()
 
 
-async def test_existing_name_is_refused_unless_the_server_always_overwrites(
+async def test_same_name_twice_replaces_it_as_the_tutorials_server_does(
     start_server: StartUpload,
 ) -> None:
     server = await start_server()
     replies = await trio.to_thread.run_sync(
-        tutorial_upload, server.port, [("a.txt", b"one"), ("a.txt", b"two")]
-    )
-    assert replies == [b"true", b"false"]
-    assert (server.root / "a.txt").read_bytes() == b"one"
-    tutorial = await start_server(overwrite="always", root=server.root.parent / "t")
-    replies = await trio.to_thread.run_sync(
-        tutorial_upload, tutorial.port, [("a.txt", b"one"), ("a.txt", b"two")]
+        tutorial_upload, server.port, [("a.txt", b"one"), ("a.txt", b"second")]
     )
     assert replies == [b"true", b"true"]
-    assert (tutorial.root / "a.txt").read_bytes() == b"two"
+    assert (server.root / "a.txt").read_bytes() == b"second"
+    assert stored_names(server.root) == ["a.txt"]
+    assert partials(server.root) == []
+
+
+async def test_same_name_twice_on_two_connections_replaces_it(start_server: StartUpload) -> None:
+    server = await start_server(overwrite="never")  # netlab's policy does not apply to classic
+    for data in (b"one", b"two"):
+        replies = await trio.to_thread.run_sync(tutorial_upload, server.port, [("a.txt", data)])
+        assert replies == [b"true"]
+    assert (server.root / "a.txt").read_bytes() == b"two"
+    assert partials(server.root) == []
+
+
+async def test_without_classic_overwrite_the_second_gets_false_and_the_log_says_why(
+    start_server: StartUpload, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server(classic_overwrite=False, overwrite="always")
+    with caplog.at_level(logging.INFO, logger=LOGGER.name):
+        replies = await trio.to_thread.run_sync(
+            tutorial_upload, server.port, [("a.txt", b"one"), ("a.txt", b"two")]
+        )
+    assert replies == [b"true", b"false"]
+    assert (server.root / "a.txt").read_bytes() == b"one"
+    assert server.counters.extra["classic_refused_exists"] == 1
+    refusal = next(r.getMessage() for r in caplog.records if "event=refused" in r.getMessage())
+    assert "code=exists" in refusal and "reply=false" in refusal
+    assert "--classic-overwrite" in refusal
 
 
 async def test_oversized_upload_gets_false_and_close(start_server: StartUpload) -> None:

@@ -57,3 +57,21 @@ def test_serve_options_env_vars_and_sizes_reach_the_config(
 def test_a_bad_value_is_a_usage_error(ran: list[UploadConfig], args: list[str]) -> None:
     result = serve(*args)
     assert (result.exit_code, ran) == (2, [])
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ([], {}, True),
+        (["--no-classic-overwrite"], {}, False),
+        ([], {"NETLAB_CLASSIC_OVERWRITE": "false"}, False),
+        ([], {"NETLAB_CLASSIC_OVERWRITE": "true"}, True),
+        (["--classic-overwrite"], {"NETLAB_CLASSIC_OVERWRITE": "false"}, True),
+    ],
+)
+def test_classic_overwrite_is_on_by_default_and_set_by_flag_or_env(
+    ran: list[UploadConfig], args: list[str], env: dict[str, str], expected: bool
+) -> None:
+    result = serve(*args, env=env)
+    assert result.exit_code == 0, result.output
+    assert ran[0].classic_overwrite is expected

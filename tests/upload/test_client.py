@@ -81,6 +81,7 @@ async def test_client_commands_against_a_server(
     assert put.output.startswith(f"stored notes.txt 10 bytes sha256={digest}")
     again = await invoke("put", str(source))
     assert again.exit_code == 1 and "refused (exists)" in again.output
+    assert "netlab upload put --overwrite" in again.output  # says how, not "ask for overwrite"
     listing = await invoke("list")
     assert listing.output.rstrip().endswith("notes.txt")
     stat = await invoke("stat", "notes.txt")
