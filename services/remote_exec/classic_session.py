@@ -10,6 +10,11 @@ length first), concurrency, kill of the whole group when the client leaves.
 A command netlab had to end answers with its stderr plus a ``netlab:`` line
 saying why. There is no token: the tutorial client cannot send one, so
 classic mode is a server switch (``--classic/--no-classic``).
+
+Every receive is acknowledged at once (:func:`~services.runtime.acks.ack_now`):
+the client sends ``ok`` and, when the result is empty, its next command right
+after; with Nagle on, that command would wait for the kernel's delayed ACK of
+``ok`` (about 40 ms a command).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from services.remote_exec.context import ServerContext, describe_command
 from services.remote_exec.outcome import Limits, Stop
 from services.remote_exec.policy import NoSlot
 from services.remote_exec.runner import CommandRun, Stopper, Stream
+from services.runtime.acks import ack_now
 from services.runtime.connection import PeerConnection
 from services.runtime.errors import RuntimeFailure
 from services.runtime.logs import log_event
@@ -65,19 +71,25 @@ class ClassicSession:
                 return
             chunk = b""
             with self.ctx.idle_waits.idle():
-                chunk = await self.conn.receive(RECEIVE_SIZE)
+                chunk = await self._receive()
             command = self.exchange.receive_command(chunk)
 
     async def _answer(self, result: bytes) -> bool:
         """Length, wait for the ack, result. False if the client left instead of acking."""
         await self.conn.send(self.exchange.send_length(result))
         # Not cut short by shutdown: the answer is in flight (serve's grace bounds it).
-        acked = self.exchange.receive_ack(await self.conn.receive(RECEIVE_SIZE))
+        acked = self.exchange.receive_ack(await self._receive())
         if acked is CLOSED:
             return False
         for start in range(0, len(acked), SEND_CHUNK):
             await self.conn.send(acked[start : start + SEND_CHUNK])
         return True
+
+    async def _receive(self) -> bytes:
+        """One receive, acknowledged now: the client's next send may be waiting on that ACK."""
+        chunk = await self.conn.receive(RECEIVE_SIZE)
+        ack_now(self.conn.stream)  # not sticky: the kernel returns to delaying by itself
+        return chunk
 
     async def _execute(self, command: Command | BadCommand) -> bytes | None:
         """Run one command; its answer, or None if the client left meanwhile."""
