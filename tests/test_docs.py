@@ -83,7 +83,7 @@ def _block(kind: str, body: str, servers: tuple[Block, ...] = ()) -> Block:
 
 def test_a_server_that_dies_of_sigterm_fails_its_block(tmp_path: Path) -> None:
     server = _block("sh server", "sleep 30\n")
-    with pytest.raises(ServerFailed, match="exited -?143 on SIGTERM"):
+    with pytest.raises(ServerFailed, match=r"exited -?143 on SIGTERM"):
         run_block(_block("sh", "true\n", (server,)), tmp_path)
 
 

@@ -38,7 +38,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,10 +202,8 @@ def running_server(block: Block, workdir: Path) -> Iterator[None]:
         if status != 0:
             raise ServerFailed(f"{block.id} exited {status} on SIGTERM\n{_tail(log)}")
     finally:
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait()
 
 
