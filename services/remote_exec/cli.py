@@ -26,7 +26,13 @@ from services.remote_exec.client import (
     ExecResult,
     open_exec,
 )
-from services.remote_exec.config import DEFAULT_PORT, TOKEN_ENV, TOKEN_FILE_ENV, ExecConfig
+from services.remote_exec.config import (
+    DEFAULT_PORT,
+    TOKEN_ENV,
+    TOKEN_FILE_ENV,
+    TOKEN_HINT,
+    ExecConfig,
+)
 from services.remote_exec.server import ExecServer
 from services.runtime.main import main
 from services.runtime.options import build_config, config_options
@@ -124,8 +130,9 @@ def run_command(command: tuple[str, ...], host: str, port: int, token: str,
     try:
         result = trio.run(execute)
     except AuthFailed as exc:
-        _fail(f"authentication failed ({exc.code}): {exc.message}; "
-              f"set {TOKEN_ENV} or use --token-file", EXIT_AUTH)
+        # Our own hint, not the server's message: it names this client's options.
+        _fail(f"authentication failed ({exc.code}): the server refused the token; "
+              f"{TOKEN_HINT}, or use --token-file", EXIT_AUTH)
     except ExecRefused as exc:
         _fail(f"refused ({exc.code}): {exc.message}", EXIT_UNAVAILABLE)
     except ExecProtocolError as exc:

@@ -15,6 +15,11 @@ GiB = 1024 * MiB
 DEFAULT_PORT = 8001
 TOKEN_ENV = "NETLAB_EXEC_TOKEN"
 TOKEN_FILE_ENV = "NETLAB_EXEC_TOKEN_FILE"
+LAB_TOKEN = "netlab-lab"  # compose.yaml's default; a lab's .env may change it
+TOKEN_HINT = (
+    f"pass --token or set {TOKEN_ENV} (the lab's default token is {LAB_TOKEN},"
+    f" unless its .env sets {TOKEN_ENV})"
+)
 MAX_TOKEN = 1024
 
 

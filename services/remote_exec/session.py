@@ -18,6 +18,7 @@ import math
 
 import trio
 
+from services.remote_exec.config import TOKEN_HINT
 from services.remote_exec.context import ServerContext, describe_command
 from services.remote_exec.events import (
     Cancel,
@@ -106,7 +107,7 @@ class NetlabSession:
         if not token_matches(config.token, run.token):
             self.ctx.count("auth_failed")
             log_event(self.ctx.logger, "auth-failed", level=logging.WARNING, peer=self.conn.peer)
-            self._fatal(ExecErrorCode.AUTH_FAILED, "wrong or missing token")
+            self._fatal(ExecErrorCode.AUTH_FAILED, f"wrong or missing token: {TOKEN_HINT}")
             return False
         if not run.command.strip() or "\x00" in run.command:
             self.ctx.count("commands_refused")

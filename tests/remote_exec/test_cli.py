@@ -52,6 +52,8 @@ async def test_run_with_a_wrong_token_says_so(nursery: trio.Nursery) -> None:
     done = await netlab_exec_run(port, "--", "echo no", token="nope")
     assert done.returncode == 77
     assert b"authentication failed" in done.stderr
+    assert b"--token" in done.stderr and b"NETLAB_EXEC_TOKEN" in done.stderr
+    assert b"netlab-lab" in done.stderr  # the lab's default, for a learner who never set one
     assert done.stdout == b""
 
 

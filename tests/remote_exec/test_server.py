@@ -150,6 +150,8 @@ async def test_wrong_or_missing_token_runs_nothing(
         with pytest.raises(AuthFailed) as info:
             await ex.run(f"touch {flag}")
         assert info.value.fatal
+        assert "--token" in info.value.message and "NETLAB_EXEC_TOKEN" in info.value.message
+        assert "netlab-lab" in info.value.message
         with pytest.raises(ExecConnectionError):  # the server closed the connection
             await ex.run("true")
     # The connection is over, so nothing it asked for can still start.
