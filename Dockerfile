@@ -1,11 +1,12 @@
 # netlab's one image: every role (chat, exec, upload servers, clients, the
 # gateway) is the `netlab` command with a different sub-command.
 #
-# Default base: the official slim Python image, so a machine with a registry
-# needs nothing else (`docker compose up` builds it). Offline machines run
-# scripts/build-images first: it builds a Debian base with debootstrap and a
-# wheelhouse in .cache/wheelhouse, which the build stage installs from with
-# --no-index. Both bases provide python3 3.11.
+# scripts/start-lab builds it when it is missing. Default base: the official
+# slim Python image, used when it is already on the machine (`docker compose
+# up` builds from it then; nothing ever pulls). Otherwise scripts/build-images
+# builds a Debian base with debootstrap and a wheelhouse in .cache/wheelhouse,
+# which the build stage installs from with --no-index. Both bases provide
+# python3 3.11.
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS build
@@ -37,7 +38,9 @@ RUN set -eu; \
     /opt/netlab/bin/netlab --version
 
 FROM ${BASE_IMAGE}
-# Fault injection and captures need these; the local Debian base has them
+# Fault injection and captures need these (run from a short-lived root
+# container sharing a service's network namespace with NET_ADMIN: the
+# services themselves have no capability); the local Debian base has them
 # already, the slim image gets them from apt.
 RUN set -eu; \
     missing=""; \
