@@ -87,9 +87,9 @@ def test_a_server_that_dies_of_sigterm_fails_its_block(tmp_path: Path) -> None:
         run_block(_block("sh", "true\n", (server,)), tmp_path)
 
 
-def test_a_server_that_stops_early_fails_its_block(tmp_path: Path) -> None:
-    server = _block("sh server", "true\n")
-    with pytest.raises(ServerFailed, match="exited early"):
+def test_a_server_that_stops_before_its_port_accepts_fails_its_block(tmp_path: Path) -> None:
+    server = _block("sh server", f"true --port {free_port()}\n")
+    with pytest.raises(ServerFailed, match=r"exited \(0\)"):
         run_block(_block("sh", "true\n", (server,)), tmp_path)
 
 
