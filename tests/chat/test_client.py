@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import trio
 import trio.testing
@@ -9,9 +11,10 @@ import trio.testing
 from services.chat.client import Backoff, ChatClosed, ChatRefused, connect, open_chat
 from services.chat.events import ChatCode, Joined, Left, Message, Renamed, RoomList
 from services.chat.interactive import InteractiveClient
+from services.wire.preface import encode_preface
 from tests.support.ports import free_port
 from tests.support.servers import StartChat, start_chat
-from tests.support.waiting import wait_for
+from tests.support.waiting import receive_exactly, wait_for
 
 
 async def test_library_takes_nick_and_room_and_chats(start_server: StartChat) -> None:
@@ -51,6 +54,35 @@ async def test_library_sees_a_rename_of_itself(start_server: StartChat) -> None:
         assert chat.nick == "zed"
         while (event := await chat.next_event(5)) != Renamed(old, "zed"):
             assert isinstance(event, Joined)
+
+
+async def test_library_keeps_messages_that_came_before_its_welcome(
+    nursery: trio.Nursery,
+) -> None:
+    # A server that says a room message before it has read the preface, as
+    # the chat server does when the room speaks in the instant after accept.
+    async def server(stream: trio.SocketStream) -> None:
+        await stream.send_all(b"[#lobby] <alice> early\n")
+        preface = encode_preface("chat")
+        assert await receive_exactly(stream, len(preface)) == preface
+        await stream.send_all(b"= welcome guest-2 #lobby\n* guest-2 joined #lobby\n"
+                              b"[#lobby] <alice> later\n")
+        received = b""
+        with trio.fail_after(5):
+            while b"/quit" not in received:
+                received += await stream.receive_some(1024)
+        await stream.send_all(b"= bye\n")
+
+    serve = partial(trio.serve_tcp, server, 0, host="127.0.0.1")
+    [listener] = await nursery.start(serve)
+    port = listener.socket.getsockname()[1]
+    async with open_chat("127.0.0.1", port) as chat:
+        assert (chat.nick, chat.room) == ("guest-2", "lobby")
+        assert [await chat.next_event(5) for _ in range(3)] == [
+            Message("lobby", "alice", "early"),
+            Joined("lobby", "guest-2"),
+            Message("lobby", "alice", "later"),
+        ]
 
 
 async def test_connect_retries_with_backoff_until_the_server_is_up(
