@@ -144,6 +144,24 @@ async def test_tutorial_client_never_sees_join_notices(start_server: StartChat) 
     await carol.aclose()
 
 
+async def test_tutorial_client_hears_what_was_said_before_its_first_message(
+    start_server: StartChat,
+) -> None:
+    server = await start_server()
+    client = TutorialClient(server.port)
+    try:
+        await wait_for(lambda: len(server.server.directory.rooms["lobby"]) == 1)
+        bob = await joined(server.port, "bob")
+        await bob.send(b"said before you typed\n")
+        # Its first recv, right after its first send: the room's line, as plain text.
+        assert await client.ask("hello") == b"[#lobby] <bob> said before you typed\n"
+        assert await bob.expect(Message) == Message("lobby", "guest-1", "hello")
+    finally:
+        client.close()
+    await bob.aclose()
+    await wait_for(lambda: server.counters.tasks_open == 0)
+
+
 async def test_a_long_first_message_is_cut_as_recv_1024_would(start_server: StartChat) -> None:
     server = await start_server()
     bob = await joined(server.port, "bob")
