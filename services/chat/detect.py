@@ -1,7 +1,9 @@
 """Telling chat's three kinds of client apart on one port, sans-IO (time is an argument).
 
-Theory of operation. Every client speaks first, and the server says nothing
-until it knows which kind it is talking to:
+Theory of operation. Every client speaks first, and the server sends no
+reply, welcome or notice until it knows which kind it is talking to (only
+the room's messages, plain lines every kind of client can take; see
+:mod:`services.chat.directory`):
 
 * first byte ``0x00`` → **netlab** mode: the netlab preface
   (``\\0netlab/1 chat\\n``) must follow; the rest is line protocol;
