@@ -2,8 +2,9 @@
 
 Resource handling: the session only reads and dispatches; the member's
 queue and writer belong to its connection's session
-(``PeerConnection.session()``), and the server registers and unregisters the
-member around :meth:`LineSession.run`.
+(``PeerConnection.session()``); the server registers the member at accept,
+before its mode is known, and unregisters it when :meth:`LineSession.run`
+returns.
 
 Error handling: a bad line is answered with an error line and the
 connection goes on; an idle client is told and closed; a reset is recorded
