@@ -181,6 +181,9 @@ class ServerFailed(AssertionError):
 @contextmanager
 def running_server(block: Block, workdir: Path) -> Iterator[None]:
     """Run server ``block`` in the background for the duration of the ``with``."""
+    if block.port is not None and _accepts(block.port):
+        # Else the wait below would take another program for this server.
+        raise ServerFailed(f"{block.id}: port {block.port} is taken on 127.0.0.1; free it")
     log = workdir / f".server-{block.line}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -226,12 +229,18 @@ def _wait_for_port(block: Block, process: subprocess.Popen[bytes], log: Path) ->
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServerFailed(f"{block.id} exited ({process.returncode})\n{_tail(log)}")
-        try:
-            socket.create_connection(("127.0.0.1", block.port or 0), timeout=0.5).close()
+        if _accepts(block.port or 0):
             return
-        except OSError:
-            time.sleep(0.05)
+        time.sleep(0.05)
     raise ServerFailed(f"{block.id}: nothing accepts on port {block.port}\n{_tail(log)}")
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
 
 
 def _tail(log: Path) -> str:
