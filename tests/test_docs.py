@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tests.support.docblocks import (
     included_files,
     run_block,
     to_script,
+    user_env,
 )
 from tests.support.ports import free_port
 
@@ -121,3 +123,19 @@ def test_python_blocks_run_as_programs(tmp_path: Path) -> None:
     result = run_block(_block("python", body), copy_project(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ran ")
+
+
+@pytest.mark.timeout(900)
+def test_the_install_block_installs_netlab_as_written(tmp_path: Path) -> None:
+    """The one block the others stand on, run for real once: a fresh venv from PyPI."""
+    (install,) = blocks("sh install")
+    project = copy_project(tmp_path / "project")
+    (project / ".venv").unlink()  # the harness's shortcut; this test makes the real one
+    script = f"set -eu\n{install.body}command -v netlab\nnetlab --version\n"
+    result = subprocess.run(["sh", "-c", script], cwd=project, env=user_env(),
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=840)
+    assert result.returncode == 0, result.stderr[-4000:]
+    where, version = result.stdout.strip().splitlines()[-2:]
+    assert Path(where) == project / ".venv" / "bin" / "netlab"
+    assert "version" in version
