@@ -8,7 +8,8 @@ a test marker:
   docker tier; ```` ```sh ci ```` is the one test command, which ``.ci/run``
   runs (a test checks that it does). ```` ```sh install ```` is the local
   install: it reaches PyPI, so one test runs it for real once
-  (``tests/test_docs.py``); every other block gets its result (see below). Other fences (``text``, ``console``) are not run.
+  (``tests/test_docs.py``); every other block gets its result (see below).
+  Other fences (``text``, ``console``) are not run.
 * ```` ```sh server ```` is a server a user starts "in a second terminal". It
   runs in the background while each following block of its section runs (up
   to the next heading or the next server block): the harness waits until
