@@ -41,6 +41,7 @@ from services.runtime.errors import PeerClosed, PeerTimeout
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import log_event
 from services.runtime.server import Server, Task
+from services.runtime.sniff import refuse_http
 from services.wire.errors import RemoteProtocolError
 
 
@@ -101,6 +102,9 @@ class ChatServer(Server[ChatConfig, ServerContext]):
             with member.scope:
                 detected = await self._detect(member)
                 if detected is None:
+                    return
+                if detected.mode is not Mode.NETLAB and refuse_http(conn, detected.data):
+                    member.leave_reason = "http-refused"
                     return
                 log_event(self.logger, "mode", peer=conn.peer, mode=detected.mode.value)
                 self.directory.decide(member, classic=detected.mode is Mode.CLASSIC)

@@ -27,12 +27,16 @@ class ServerConfig:
     host: str = setting("127.0.0.1", help="Address to listen on (0.0.0.0 in containers).")
     port: int = setting(0, type=PORT, help="Port to listen on; 0 picks a free one.")
     max_clients: int = setting(
-        1000, type=click.IntRange(min=1),
+        10_000, type=click.IntRange(min=1),
         help="Connections served at once; more are refused with a reason.",
     )
     idle_timeout: float = setting(
         300.0, type=DURATION,
         help="Seconds a client may stay silent before it is disconnected.",
+    )
+    handshake_timeout: float = setting(
+        10.0, type=DURATION,
+        help="Seconds a new client has to send its first message (exec, upload).",
     )
     send_timeout: float = setting(
         10.0, type=DURATION,
@@ -55,7 +59,7 @@ class ServerConfig:
             raise ValueError(f"port {self.port} out of range")
         if self.max_clients < 1:
             raise ValueError("max_clients must be at least 1")
-        for name in ("idle_timeout", "send_timeout", "grace_period"):
+        for name in ("idle_timeout", "handshake_timeout", "send_timeout", "grace_period"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.queue_size < 1:

@@ -10,6 +10,8 @@
 ``PeerTimeout``
     The peer did not send, or did not accept our bytes, within the configured
     time (idle timeout, send timeout). Half-open peers end up here.
+``HandshakeTimeout``
+    The peer did not finish its first message within the handshake timeout.
 ``SlowConsumer``
     The peer reads too slowly: its bounded outgoing queue is full. The server
     disconnects it with a reason rather than stall anyone else.
@@ -34,6 +36,12 @@ class PeerTimeout(RuntimeFailure):
     """The peer was silent, or did not read, for longer than allowed."""
 
     reason = "timeout"
+
+
+class HandshakeTimeout(PeerTimeout):
+    """The peer did not complete its first message in time (a slot held by a silent peer)."""
+
+    reason = "handshake-timeout"
 
 
 class SlowConsumer(RuntimeFailure):

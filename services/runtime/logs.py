@@ -4,15 +4,44 @@ from __future__ import annotations
 
 import logging
 import sys
+import unicodedata
 from typing import Any
 
 LOGGER_NAME = "netlab"
 
 
+# Characters a log reader could take for a line break, a terminal command or a
+# hidden edit: C0 and C1 controls, DEL (Cc), format characters such as bidi
+# overrides (Cf), and the Unicode line and paragraph separators (Zl, Zp).
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_NAMED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(char: str) -> str:
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    if unicodedata.category(char) not in _UNPRINTABLE:
+        return char
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
 def _quote(value: Any) -> str:
+    """One logfmt value: quoted and escaped when it holds a space, ``=``, a quote or a control.
+
+    Every non-printable character is escaped (``\\x1b``, ``\\u2028``), so a
+    value can neither start a forged line nor hide or rewrite text on a
+    terminal.
+    """
     text = str(value)
-    if text == "" or any(c in text for c in ' "=\n\t\\'):
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    if text.isprintable():  # most fields: no per-character look needed
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    else:
+        escaped = "".join(map(_escape_char, text))
+    if text == "" or escaped != text or any(c in text for c in " ="):
         return f'"{escaped}"'
     return text
 

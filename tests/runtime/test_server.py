@@ -13,7 +13,7 @@ from services.runtime.config import ServerConfig
 from services.runtime.connection import PeerConnection
 from services.runtime.context import ServiceContext
 from services.runtime.counters import Counters
-from services.runtime.errors import PeerClosed, PeerTimeout
+from services.runtime.errors import HandshakeTimeout, PeerClosed, PeerTimeout
 from services.runtime.idle import IdleWaits
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.server import Server
@@ -137,14 +137,42 @@ def memory_connection(config: ServerConfig) -> tuple[trio.abc.Stream, PeerConnec
     return client, conn
 
 
-async def test_a_peer_that_never_speaks_times_out(
+async def test_a_peer_that_never_speaks_times_out_after_the_handshake_timeout(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    _client, conn = memory_connection(ServerConfig(idle_timeout=30))
+    _client, conn = memory_connection(ServerConfig(idle_timeout=30, handshake_timeout=4))
     started = trio.current_time()
-    with pytest.raises(PeerTimeout):
+    with pytest.raises(HandshakeTimeout):
         await read_preface(conn, "test", IdleWaits(Lifecycle()))
-    assert trio.current_time() - started == pytest.approx(30)
+    assert trio.current_time() - started == pytest.approx(4)
+
+
+async def test_the_handshake_timeout_bounds_the_whole_preface_not_each_receive(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client, conn = memory_connection(ServerConfig(handshake_timeout=10))
+    started = trio.current_time()
+
+    async def trickle() -> None:
+        for byte in encode_preface("test")[:-1]:
+            await client.send_all(bytes([byte]))
+            await trio.sleep(1)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trickle)
+        with pytest.raises(HandshakeTimeout):
+            await read_preface(conn, "test", IdleWaits(Lifecycle()))
+        nursery.cancel_scope.cancel()
+    assert trio.current_time() - started == pytest.approx(10)
+
+
+async def test_a_silent_connection_is_closed_and_counted(nursery: trio.Nursery) -> None:
+    server = TwoModeServer(ServerConfig(handshake_timeout=0.2), logger=LOGGER)
+    port = await start(nursery, server)
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        assert await read_all(stream) == b""
+    await wait_for(lambda: server.counters.tasks_open == 0)
+    assert server.counters.errors_by_reason == {"handshake-timeout": 1}
 
 
 async def test_a_peer_stuck_inside_its_preface_times_out_too(
@@ -190,3 +218,23 @@ async def test_shutdown_closes_a_silent_connection_without_a_word(nursery: trio.
     with trio.fail_after(5):
         await server.lifecycle.stopped.wait()
     assert server.counters.errors == 0
+
+
+BROWSER_POST = (
+    b"POST / HTTP/1.1\r\nHost: 127.0.0.1:8001\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 26\r\n\r\nid > /tmp/x\nid > /tmp/x\n"
+)
+
+
+async def test_an_http_request_is_refused_before_the_classic_session(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = TwoModeServer(ServerConfig(), logger=LOGGER)
+    port = await start(nursery, server)
+    with caplog.at_level(logging.INFO, logger=LOGGER.name):
+        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+            await stream.send_all(BROWSER_POST)
+            answer = await read_all(stream)
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"classic:" not in answer
+    assert server.counters.extra["refused_http"] == 1
+    assert [line for line in caplog.messages if line.startswith("event=http-refused ")]
