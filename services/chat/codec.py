@@ -144,16 +144,21 @@ def _name_rule(what: str) -> str:
 
 
 def encode_server_event(event: ServerEvent) -> bytes:
-    """The line that carries ``event`` from server to client."""
+    """The line that carries ``event`` from server to client.
+
+    Every line to every client (line, netlab, classic) is made here, so the
+    free text of each event is sanitized here, whatever path it came by
+    (names are checked by the grammar; a line break is refused below).
+    """
     match event:
         case Message(room, nick, text):
-            line = f"[#{room}] <{nick}> {text}"
+            line = f"[#{room}] <{nick}> {sanitize(text)}"
         case Private(recipient, sender, text):
-            line = f"[@{recipient}] <{sender}> {text}"
+            line = f"[@{recipient}] <{sender}> {sanitize(text)}"
         case Joined(room, nick):
             line = f"* {nick} joined #{room}"
         case Left(room, nick, reason):
-            line = f"* {nick} left #{room}" + (f" ({reason})" if reason else "")
+            line = f"* {nick} left #{room}" + (f" ({sanitize(reason)})" if reason else "")
         case Renamed(old, new):
             line = f"* {old} is now {new}"
         case Welcome(nick, room):
@@ -163,11 +168,11 @@ def encode_server_event(event: ServerEvent) -> bytes:
         case WhoList(room, total, nicks):
             line = f"= who #{room} {total}" + "".join(f" {n}" for n in nicks)
         case HelpText(text):
-            line = f"= help {text}"
+            line = f"= help {sanitize(text)}"
         case Bye():
             line = "= bye"
         case Error(code, message):
-            line = f"! {code}: {message}"
+            line = f"! {code}: {sanitize(message)}"
     try:
         return encode_line(line)
     except ValueError:

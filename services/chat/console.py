@@ -14,7 +14,8 @@ Commands (one per line)::
     /help              this summary
 
 The console prints replies, what classic clients say, and private messages to
-``operator``, in the protocol's own line forms.
+``operator``, in the protocol's own line forms, sanitized as every client's
+lines are (:func:`services.chat.grammar.sanitize`).
 
 Resource handling: input is any Trio ``ReceiveStream`` (tests use memory
 streams; the command uses stdin). EOF on it ends the console, never the
@@ -72,11 +73,15 @@ class Console:
         directory.operator_sink = self.show
 
     def show(self, line: str) -> None:
-        """Queue a line for the operator's screen; dropped (and counted) if it is full."""
+        """Queue a line for the operator's screen; dropped (and counted) if it is full.
+
+        Every line the operator sees passes here, so it is sanitized here:
+        what a client said cannot drive the operator's terminal.
+        """
         if self.sink is None:
             return
         try:
-            self._out_send.send_nowait(line.encode("utf-8", "replace") + b"\n")
+            self._out_send.send_nowait(sanitize(line).encode("utf-8", "replace") + b"\n")
         except (trio.WouldBlock, trio.ClosedResourceError):
             self.counters.extra["console_dropped"] += 1
 
@@ -177,14 +182,14 @@ class Console:
 
     def _kick(self, rest: str) -> None:
         nick, _, why = rest.partition(" ")
-        member = self.directory.by_nick.get(nick)
+        member = self.directory.find(nick)
         if member is None:
             self._reply(Error(ChatCode.NO_SUCH_NICK, f"no client is called {sanitize(nick)}"))
             return
         reason = sanitize(why.strip()) or "kicked by the operator"
-        log_event(self.logger, "kick", peer=member.conn.peer, nick=nick, reason=reason)
+        log_event(self.logger, "kick", peer=member.conn.peer, nick=member.nick, reason=reason)
         self.directory.end(member, Error(ChatCode.KICKED, reason), ChatCode.KICKED)
-        self.show(f"= kicked {nick}")
+        self.show(f"= kicked {member.nick}")
 
     def _reply(self, event: ServerEvent | RoomList | WhoList) -> None:
         self.show(encode_server_event(event).decode("utf-8").rstrip("\n"))

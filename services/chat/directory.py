@@ -49,7 +49,7 @@ from services.chat.events import (
     Welcome,
     WhoList,
 )
-from services.chat.grammar import DEFAULT_ROOM, GUEST_PREFIX, RESERVED_NICKS
+from services.chat.grammar import DEFAULT_ROOM, GUEST_PREFIX, is_reserved_nick, nick_key
 from services.chat.ratelimit import TokenBucket
 from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters
@@ -92,6 +92,7 @@ class Directory:
         self.counters = counters
         self.notice_limit = notice_limit
         self.logger = logger
+        # Keyed by nick_key(nick): lookups ignore case, members keep the nick as chosen.
         self.by_nick: dict[str, Member] = {}
         # dict as an ordered set: delivery order within a room is stable.
         self.rooms: dict[str, dict[Member, None]] = {DEFAULT_ROOM: {}}
@@ -113,7 +114,7 @@ class Directory:
             self._next_guest += 1
         self._next_guest += 1
         member = Member(conn, nick, DEFAULT_ROOM)
-        self.by_nick[nick] = member
+        self.by_nick[nick_key(nick)] = member
         self.rooms[DEFAULT_ROOM][member] = None
         log_event(self.logger, "enter", peer=conn.peer, nick=nick)
         self.notify(DEFAULT_ROOM, Joined(DEFAULT_ROOM, nick), subject=member)
@@ -123,7 +124,7 @@ class Directory:
         """``member``'s mode is known: a line or netlab client gets its welcome and own join."""
         member.classic = classic
         member.decided = True
-        if self.by_nick.get(member.nick) is not member:
+        if self.find(member.nick) is not member:
             return  # evicted while undecided
         self.reply(member, Welcome(member.nick, member.room))
         self.reply(member, Joined(member.room, member.nick))
@@ -135,10 +136,14 @@ class Directory:
             if not self.draining:
                 self.notify(member.room, Left(member.room, member.nick, reason))
 
+    def find(self, nick: str) -> Member | None:
+        """The member called ``nick``, in any case (``ALICE`` finds ``Alice``)."""
+        return self.by_nick.get(nick_key(nick))
+
     def _unregister(self, member: Member) -> bool:
-        if self.by_nick.get(member.nick) is not member:
+        if self.find(member.nick) is not member:
             return False
-        del self.by_nick[member.nick]
+        del self.by_nick[nick_key(member.nick)]
         room = self.rooms[member.room]
         room.pop(member, None)
         if not room and member.room != DEFAULT_ROOM:
@@ -146,22 +151,30 @@ class Directory:
         return True
 
     def rename(self, member: Member, nick: str) -> None:
-        if nick.lower() in RESERVED_NICKS:
-            self.reply(member, Error(ChatCode.BAD_NICK, f"{nick} is reserved"))
-            return
-        holder = self.by_nick.get(nick)
-        if holder is member:
+        """``/nick``: refused for a reserved or look-alike name, or one taken in any case.
+
+        A member may change the case of its own nick (``alice`` → ``Alice``).
+        """
+        if nick == member.nick:
             self.reply(member, Renamed(nick, nick))
             return
-        if holder is not None:
-            self.reply(member, Error(ChatCode.NICK_TAKEN, f"{nick} is taken"))
+        if is_reserved_nick(nick):
+            self._refuse_nick(member, ChatCode.BAD_NICK, f"{nick} is reserved")
+            return
+        holder = self.find(nick)
+        if holder is not None and holder is not member:
+            self._refuse_nick(member, ChatCode.NICK_TAKEN, f"{nick} is taken")
             return
         old = member.nick
-        del self.by_nick[old]
+        del self.by_nick[nick_key(old)]
         member.nick = nick
-        self.by_nick[nick] = member
+        self.by_nick[nick_key(nick)] = member
         log_event(self.logger, "rename", peer=member.conn.peer, old=old, new=nick)
         self.notify(member.room, Renamed(old, nick), subject=member)
+
+    def _refuse_nick(self, member: Member, code: ChatCode, message: str) -> None:
+        self.counters.error(code)
+        self.reply(member, Error(code, message))
 
     def move(self, member: Member, room: str) -> None:
         if room == member.room:
@@ -171,7 +184,7 @@ class Directory:
         self._unregister(member)
         self.notify(old, Left(old, member.nick, f"moved to #{room}"))
         member.room = room
-        self.by_nick[member.nick] = member
+        self.by_nick[nick_key(member.nick)] = member
         self.rooms.setdefault(room, {})[member] = None
         self.notify(room, Joined(room, member.nick), subject=member)
 
@@ -185,16 +198,19 @@ class Directory:
             self.operator_sink(f"[#{member.room}] <{member.nick}> {text}")
 
     def tell(self, sender: str, nick: str, text: str, *, echo: Member | None = None) -> bool:
-        """A private message to ``nick`` (or the operator). False if there is no such client."""
-        event = Private(nick, sender, text)
-        if nick == OPERATOR and self.operator_sink is not None:
-            self.operator_sink(f"[@{nick}] <{sender}> {text}")
-        elif (target := self.by_nick.get(nick)) is not None:
+        """A private message to ``nick`` in any case (or the operator). False if there is no such
+        client. The recipient is shown as it registered (``/msg alice`` reaches ``Alice``)."""
+        if nick_key(nick) == OPERATOR and self.operator_sink is not None:
+            event = Private(OPERATOR, sender, text)
+            self.operator_sink(f"[@{OPERATOR}] <{sender}> {text}")
+            target = None
+        elif (target := self.find(nick)) is not None:
+            event = Private(target.nick, sender, text)
             self.counters.extra["deliveries"] += self.deliver(target, event)
         else:
             return False
         self.counters.extra["messages_received"] += 1
-        if echo is not None and echo.nick != nick:
+        if echo is not None and echo is not target:
             self.reply(echo, event)
         return True
 
