@@ -20,6 +20,9 @@ DEFAULT_QUEUE_SIZE = 1024
 # Lines per second one client may send, after a burst of as many; faster
 # senders are slowed down (not disconnected). 0 turns the limit off.
 DEFAULT_MAX_RATE = 500.0
+# Refused lines one client may send at once (refilled one a second) before it
+# is disconnected with too-many-errors; see services.chat.errorbudget.
+DEFAULT_MAX_ERRORS = 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +34,9 @@ class ChatConfig(ServerConfig):
     arrive for line mode; otherwise the client is the tutorial's (classic).
     ``queue_size``: lines queued for one client before it is disconnected as a
     slow consumer. ``max_rate``: lines per second handled from one client
-    (burst: as many); 0 means no limit. ``notice_limit``: rooms with more
+    (burst: as many); 0 means no limit. ``max_errors``: refused lines a client
+    may send in a burst (then one a second) before it is disconnected; 0 means
+    no limit. ``notice_limit``: rooms with more
     members than this get no join/leave/rename notices. ``console``: read operator commands
     from stdin.
     """
@@ -54,6 +59,11 @@ class ChatConfig(ServerConfig):
         help="Lines per second read from one client (after a burst of as many); "
              "faster senders are slowed down. 0: no limit.",
     )
+    max_errors: int = setting(
+        DEFAULT_MAX_ERRORS, type=click.IntRange(min=0),
+        help="Refused lines a client may send in a burst (then one a second) before "
+             "it is disconnected with too-many-errors. 0: no limit.",
+    )
     notice_limit: int = setting(
         NOTICE_LIMIT, type=click.IntRange(min=0),
         help="Rooms with more members than this get no join/leave/rename notices.",
@@ -71,5 +81,7 @@ class ChatConfig(ServerConfig):
             raise ValueError("classic_window must be in (0, 10] seconds")
         if self.notice_limit < 0:
             raise ValueError("notice_limit must not be negative")
+        if self.max_errors < 0:
+            raise ValueError("max_errors must not be negative")
         if self.max_rate < 0:
             raise ValueError("max_rate must not be negative")

@@ -7,6 +7,7 @@ client the same way; those shared parts live here.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import trio
@@ -14,6 +15,7 @@ import trio
 from services.chat.codec import encode_server_event
 from services.chat.config import ChatConfig
 from services.chat.directory import Directory, Member
+from services.chat.errorbudget import ErrorBudget, Verdict
 from services.chat.events import ChatCode, Error
 from services.chat.ratelimit import TokenBucket
 from services.runtime.connection import PeerConnection
@@ -51,6 +53,36 @@ class ServerContext(ServiceContext[ChatConfig]):
             await trio.sleep(wait)
         else:
             await trio.lowlevel.checkpoint()
+
+    def refuse(self, member: Member, code: str, message: str, *, log: bool = False) -> bool:
+        """A line from ``member`` refused with ``code``: count it and answer it.
+
+        The first few are logged (if ``log``), then only counted
+        (:mod:`services.chat.errorbudget`). False when the member's error
+        budget is spent: it has been told ``too-many-errors`` and must leave.
+        """
+        self.counters.error(code)
+        if member.errors is None:
+            member.errors = ErrorBudget(self.config.max_errors)
+        verdict = member.errors.record(trio.current_time())
+        peer, nick = member.conn.peer, member.nick
+        if verdict is Verdict.CLOSE:
+            self.counters.error(ChatCode.TOO_MANY_ERRORS)
+            member.leave_reason = ChatCode.TOO_MANY_ERRORS
+            log_event(self.logger, "too-many-errors", level=logging.WARNING, peer=peer,
+                      nick=nick, refused=member.errors.refused)
+            self.directory.reply(member, Error(
+                ChatCode.TOO_MANY_ERRORS, f"{member.errors.refused} refused lines; disconnected"
+            ))
+            return False
+        if verdict is Verdict.LOG and log:
+            log_event(self.logger, "protocol-error", level=logging.WARNING, peer=peer,
+                      code=code, detail=message)
+        elif verdict is Verdict.MUTE:
+            log_event(self.logger, "errors-muted", peer=peer, nick=nick,
+                      refused=member.errors.refused)
+        self.directory.reply(member, Error(code, message))
+        return True
 
     def idle_timeout(self, member: Member, detail: str) -> None:
         """A member sent nothing for the idle timeout: count, log, tell it (it then leaves)."""

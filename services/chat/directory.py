@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import trio
 
 from services.chat.codec import LIST_LIMIT, encode_server_event
+from services.chat.errorbudget import ErrorBudget
 from services.chat.events import (
     ChatCode,
     Error,
@@ -76,6 +77,7 @@ class Member:
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     leave_reason: str = ""
     bucket: TokenBucket | None = None
+    errors: ErrorBudget | None = None
 
     @property
     def conversation_only(self) -> bool:

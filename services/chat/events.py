@@ -25,6 +25,7 @@ class ChatCode(enum.StrEnum):
     SLOW_CONSUMER = "slow-consumer"
     SERVER_SHUTDOWN = "server-shutdown"
     KICKED = "kicked"
+    TOO_MANY_ERRORS = "too-many-errors"
 
 
 # -- client → server -------------------------------------------------------

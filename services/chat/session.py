@@ -7,13 +7,14 @@ before its mode is known, and unregisters it when :meth:`LineSession.run`
 returns.
 
 Error handling: a bad line is answered with an error line and the
-connection goes on; an idle client is told and closed; a reset is recorded
+connection goes on, within the client's error budget (``context.refuse``:
+the first few logged, too many close it with ``too-many-errors``); every
+line, refused or not, counts against the client's rate; an idle client is
+told and closed; a reset is recorded
 as the member's leave reason and propagates to the server's handler.
 """
 
 from __future__ import annotations
-
-import logging
 
 from services.chat.codec import HELP
 from services.chat.context import ServerContext
@@ -22,7 +23,6 @@ from services.chat.events import (
     Bye,
     ChatCode,
     ClientEvent,
-    Error,
     Help,
     HelpText,
     Invalid,
@@ -36,7 +36,6 @@ from services.chat.events import (
 )
 from services.chat.protocol import ServerProtocol
 from services.runtime.errors import PeerClosed, PeerTimeout
-from services.runtime.logs import log_event
 from services.wire.errors import RemoteProtocolError
 from services.wire.sentinels import CLOSED
 
@@ -59,10 +58,10 @@ class LineSession:
             try:
                 event = await conn.next_event(proto)
             except RemoteProtocolError as exc:  # one bad line; the next one may be fine
-                self.ctx.counters.error(exc.code)
-                log_event(self.ctx.logger, "protocol-error", level=logging.WARNING,
-                          peer=conn.peer, code=exc.code, detail=exc.message)
-                self.ctx.directory.reply(member, Error(exc.code, exc.message))
+                if not self.ctx.refuse(member, exc.code, exc.message, log=True):
+                    return
+                # A refused line costs its sender as much as any other.
+                await self.ctx.pace(member)
                 continue
             except PeerTimeout as exc:
                 self.ctx.idle_timeout(member, str(exc))
@@ -77,10 +76,12 @@ class LineSession:
                 member.leave_reason = f"quit: {event.reason}" if event.reason else "quit"
                 self.ctx.directory.reply(member, Bye())
                 return
-            self._dispatch(event)
+            if not self._dispatch(event):
+                return
             await self.ctx.pace(member)
 
-    def _dispatch(self, event: ClientEvent) -> None:
+    def _dispatch(self, event: ClientEvent) -> bool:
+        """Carry out one event; False if the client must leave (error budget spent)."""
         directory = self.ctx.directory
         member = self.member
         match event:
@@ -96,13 +97,13 @@ class LineSession:
                 directory.reply(member, directory.who(member.room))
             case Tell(nick, text):
                 if not directory.tell(member.nick, nick, text, echo=member):
-                    directory.reply(
-                        member, Error(ChatCode.NO_SUCH_NICK, f"no client is called {nick}")
+                    return self.ctx.refuse(
+                        member, ChatCode.NO_SUCH_NICK, f"no client is called {nick}"
                     )
             case Help():
                 directory.reply(member, HelpText(HELP))
             case Invalid(code, message):
-                self.ctx.counters.error(code)
-                directory.reply(member, Error(code, message))
+                return self.ctx.refuse(member, code, message)
             case Quit():
                 raise AssertionError("handled by the read loop")
+        return True
