@@ -14,6 +14,11 @@ unchanged. A pipe may send a chunk in pieces, later, changed, or not at all;
 it must not reorder chunks (the relay hands it the next one only once it has
 returned).
 
+A side that leaves our bytes unread for ``send_timeout`` ends the relay
+(``client-send-timeout``, ``upstream-send-timeout``): both connections are
+reset, so a client that never reads cannot hold the gateway's buffers and
+its upstream's connection forever.
+
 Resource handling: both streams belong to the caller, who closes them after
 :func:`relay` returns; after a reset they are set to reset on that close.
 Error handling: every transport error ends the relay and is reported in the
@@ -23,6 +28,7 @@ returned :class:`RelayResult`; nothing is raised for the peers' behaviour.
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -48,8 +54,9 @@ class RelayResult:
     """How a relay ended: bytes delivered each way and why.
 
     ``reason``: ``done`` (both sides sent EOF), ``client-reset`` or
-    ``upstream-reset``, ``idle-timeout``, or ``closed`` (a stream was closed
-    under the relay).
+    ``upstream-reset``, ``client-send-timeout`` or ``upstream-send-timeout``
+    (that side did not read), ``idle-timeout``, or ``closed`` (a stream was
+    closed under the relay).
     """
 
     bytes_up: int = 0
@@ -71,10 +78,12 @@ class _Relay:
         client: trio.abc.HalfCloseableStream,
         upstream: trio.abc.HalfCloseableStream,
         idle_timeout: float,
+        send_timeout: float,
     ) -> None:
         self.client = client
         self.upstream = upstream
         self.idle_timeout = idle_timeout
+        self.send_timeout = send_timeout
         self.result = RelayResult()
         self.last_activity = trio.current_time()
 
@@ -87,7 +96,11 @@ class _Relay:
         async def send(chunk: bytes) -> None:
             nonlocal side
             side = sink_side
-            await sink.send_all(chunk)
+            with trio.move_on_after(self.send_timeout) as sending:
+                await sink.send_all(chunk)
+            if sending.cancelled_caught:
+                self._fail(f"{sink_side}-send-timeout", scope, reset=True)
+                await trio.lowlevel.checkpoint()  # the scope's cancel ends this pump here
             side = source_side
             if upward:
                 self.result.bytes_up += len(chunk)
@@ -132,15 +145,18 @@ async def relay(
     upstream: trio.abc.HalfCloseableStream,
     *,
     idle_timeout: float,
+    send_timeout: float = math.inf,
     upward: Pipe = pass_through,
     downward: Pipe = pass_through,
 ) -> RelayResult:
     """Relay until both sides have sent EOF, one resets, or nothing moves for ``idle_timeout``.
 
+    A chunk one side does not accept within ``send_timeout`` ends it too.
+
     ``upward`` carries the client's chunks to the upstream, ``downward`` the
     upstream's to the client.
     """
-    state = _Relay(client, upstream, idle_timeout)
+    state = _Relay(client, upstream, idle_timeout, send_timeout)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(state.watchdog, nursery.cancel_scope)
         pumps = trio.CancelScope()

@@ -42,8 +42,9 @@ class GatewayConfig(ServerConfig):
         "127.0.0.1", help="Address the routes listen on (0.0.0.0 in containers)."
     )
     port: int = 0
+    handshake_timeout: float = 10.0  # the gateway reads no first message: not an option
     max_clients: int = setting(
-        1000, type=click.IntRange(min=1), help="Connections relayed at once per route."
+        10_000, type=click.IntRange(min=1), help="Connections relayed at once on each route."
     )
     idle_timeout: float = setting(
         900.0, type=DURATION, help="Seconds without a byte either way before a relay is closed."
@@ -74,7 +75,10 @@ class GatewayConfig(ServerConfig):
 
 @dataclass
 class Gateway:
-    """Relays every route of ``config``; ``counters`` cover all routes together."""
+    """Relays every route of ``config``; ``counters`` cover all routes together.
+
+    Limits are per route: ``max_clients`` connections on each.
+    """
 
     config: GatewayConfig
     counters: Counters = field(default_factory=Counters)
@@ -97,10 +101,11 @@ class Gateway:
         log_event(self.logger, "relay-open", peer=conn.peer, route=route.name, upstream=target)
         started = trio.current_time()
         async with upstream:
-            result = await relay(conn.stream, upstream, idle_timeout=self.config.idle_timeout)
+            result = await relay(conn.stream, upstream, idle_timeout=self.config.idle_timeout,
+                                 send_timeout=self.config.send_timeout)
         self.counters.bytes_in += result.bytes_up
         self.counters.bytes_out += result.bytes_down
-        if result.reason.endswith("reset"):
+        if result.reason.endswith(("reset", "send-timeout")):
             self.counters.error(result.reason)
         log_event(self.logger, "relay-close", peer=conn.peer, route=route.name,
                   bytes_up=result.bytes_up, bytes_down=result.bytes_down,
@@ -124,11 +129,17 @@ class Gateway:
                 print(banner(self.config.routes, self.config.public), flush=True)
             task_status.started(ports)
 
+    async def _refuse(self, route: Route, conn: PeerConnection) -> None:
+        """Past ``max_clients`` on this route: counted per route, then closed."""
+        self.counters.extra[f"{route.name}.refused"] += 1
+
     async def _serve_route(self, route: Route, *, task_status: trio.TaskStatus[int]) -> None:
         config = ServerConfig(
             host=self.config.host, port=route.listen_port,
             max_clients=self.config.max_clients, idle_timeout=self.config.idle_timeout,
             send_timeout=self.config.send_timeout, grace_period=self.config.grace_period,
         )
+        # One serve per route: each route has its own max_clients slots.
         await serve(partial(self.handle, route), config, counters=self.counters,
-                    lifecycle=self.lifecycle, logger=self.logger, task_status=task_status)
+                    lifecycle=self.lifecycle, logger=self.logger,
+                    refuse=partial(self._refuse, route), task_status=task_status)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import resource
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -36,6 +37,8 @@ from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import configure_logging, log_event
 
 STATS_SEND_TIMEOUT = 2.0
+SPARE_FDS = 64
+"""Descriptors a server needs besides one per client: listeners, logs, pipes, files."""
 
 ConfigT = TypeVar("ConfigT", bound=ServerConfig)
 
@@ -134,6 +137,38 @@ async def _run_then_stop(
     helpers.cancel()
 
 
+def raise_nofile() -> int:
+    """Raise the soft open-files limit to the hard one; the limit now in force.
+
+    Each client holds a descriptor, and the usual soft limit (1024) is far
+    below ``max_clients``; the hard limit is what the operator (or compose's
+    ``ulimits``) allows.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard
+        if hard == resource.RLIM_INFINITY:  # Linux refuses an infinite soft NOFILE
+            target = max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError):
+            return soft
+        return target
+    return soft
+
+
+def log_nofile(config: ServerConfig, logger: logging.Logger) -> None:
+    """Raise the open-files limit; log it, with a warning if ``max_clients`` cannot fit."""
+    limit = raise_nofile()
+    needed = config.max_clients + SPARE_FDS
+    if limit < needed:
+        log_event(logger, "nofile-too-low", level=logging.WARNING, limit=limit,
+                  max_clients=config.max_clients, needed=needed,
+                  note="clients past the limit are refused at accept")
+    else:
+        log_event(logger, "nofile", limit=limit, max_clients=config.max_clients)
+
+
 def main(config: ConfigT, server_class: Callable[[ConfigT], RunnableServer]) -> None:
     """Run one server as this process until SIGTERM/SIGINT; exit 0 after a graceful shutdown.
 
@@ -143,6 +178,7 @@ def main(config: ConfigT, server_class: Callable[[ConfigT], RunnableServer]) -> 
     """
     configure_logging(config.log_level)
     server = server_class(config)
+    log_nofile(config, server.logger)
     try:
         trio.run(partial(run_server, server, stats_host=config.host, stats_port=config.stats_port))
     except* OSError as failures:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import trio
 
@@ -36,6 +37,23 @@ Refuser = Callable[[PeerConnection], Awaitable[None]]
 ListenerSetup = Callable[[trio.SocketListener], object]
 
 
+@dataclass
+class Slots:
+    """How many connections one ``serve`` call holds, and may hold, at once.
+
+    Not ``counters.connections_open``: the gateway runs one ``serve`` per
+    route with shared counters, and idle connections on one route must not
+    lock clients out of another.
+    """
+
+    limit: int
+    taken: int = 0
+
+    @property
+    def full(self) -> bool:
+        return self.taken >= self.limit
+
+
 async def serve(
     handler: Handler,
     config: ServerConfig,
@@ -52,9 +70,12 @@ async def serve(
     Reports the bound port through ``task_status`` (use port 0 in tests).
     Past ``config.max_clients`` open connections a new one is passed to
     ``refuse`` (which may send a reason) and closed. ``setup_listener`` may
-    set socket options every accepted connection inherits. Returns once every
-    connection has ended or the grace period has run out.
+    set socket options every accepted connection inherits. The limit holds
+    for this call's connections alone, even when several ``serve`` calls
+    share ``counters`` (the gateway's routes). Returns once every connection
+    has ended or the grace period has run out.
     """
+    slots = Slots(config.max_clients)
     listeners = await trio.open_tcp_listeners(config.port, host=config.host)
     if setup_listener is not None:
         for listener in listeners:
@@ -65,7 +86,8 @@ async def serve(
         async with trio.open_nursery() as acceptors:
             for listener in listeners:
                 acceptors.start_soon(
-                    _accept_loop, listener, connections, handler, refuse, config, counters, logger
+                    _accept_loop, listener, connections, handler, refuse, config, counters, logger,
+                    slots,
                 )
             task_status.started(port)
             await lifecycle.draining.wait()
@@ -94,6 +116,7 @@ async def _accept_loop(
     config: ServerConfig,
     counters: Counters,
     logger: logging.Logger,
+    slots: Slots,
 ) -> None:
     async with listener:
         while True:
@@ -107,14 +130,15 @@ async def _accept_loop(
                 await trio.sleep(SLEEP_ON_CAPACITY_ERROR)
                 continue
             conn = PeerConnection(stream, config=config, counters=counters, logger=logger)
-            if counters.connections_open >= config.max_clients:
+            if slots.full:
                 counters.connections_refused += 1
                 log_event(logger, "refused", peer=conn.peer, reason="max-clients")
                 connections.start_soon(_refuse, conn, refuse)
             else:
                 # Counted here, not in the task, so a burst cannot overshoot the limit.
+                slots.taken += 1
                 counters.connections_open += 1
-                connections.start_soon(_run_handler, conn, handler, counters, logger)
+                connections.start_soon(_run_handler, conn, handler, counters, logger, slots)
 
 
 async def _refuse(conn: PeerConnection, refuse: Refuser | None) -> None:
@@ -129,7 +153,8 @@ async def _refuse(conn: PeerConnection, refuse: Refuser | None) -> None:
 
 
 async def _run_handler(
-    conn: PeerConnection, handler: Handler, counters: Counters, logger: logging.Logger
+    conn: PeerConnection, handler: Handler, counters: Counters, logger: logging.Logger,
+    slots: Slots,
 ) -> None:
     counters.connections_total += 1
     counters.tasks_open += 1
@@ -140,6 +165,7 @@ async def _run_handler(
         counters.error("handler-crash")
         logger.exception("event=handler-crash peer=%s error=%r", conn.peer, exc)
     finally:
+        slots.taken -= 1
         counters.connections_open -= 1
         counters.tasks_open -= 1
         await conn.aclose()

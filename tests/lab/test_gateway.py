@@ -22,6 +22,7 @@ from lab.gateway.server import Gateway, GatewayConfig
 from netlab.cli import main
 from services.runtime.main import run_server
 from tests.support.commands import recorded_main
+from tests.support.ports import free_port
 from tests.support.waiting import receive_exactly, wait_for
 
 
@@ -231,3 +232,29 @@ def test_the_cli_builds_routes_and_reads_its_own_env_vars(ran: list[GatewayConfi
 def test_bad_routes_and_values_are_usage_errors(ran: list[GatewayConfig], args: list[str]) -> None:
     result = CliRunner().invoke(gateway_cli.cli, args)
     assert (result.exit_code, ran) == (2, []), result.output
+
+
+async def test_each_route_has_its_own_max_clients() -> None:
+    upstream = Upstream("upper")
+    async with trio.open_nursery() as nursery:
+        (listener,) = await nursery.start(
+            partial(trio.serve_tcp, upstream.handle, 0, host="127.0.0.1")
+        )
+        up_port = listener.socket.getsockname()[1]
+        config = GatewayConfig(
+            host="127.0.0.1", max_clients=2, banner=False, grace_period=0.5,
+            routes=(Route(free_port(), "127.0.0.1", up_port),
+                    Route(free_port(), "localhost", up_port)),
+        )
+        gateway = Gateway(config)
+        busy_port, other_port = await nursery.start(gateway.run)
+        idle = [await trio.open_tcp_stream("127.0.0.1", busy_port) for _ in range(3)]
+        await wait_for(lambda: gateway.counters.extra["127.0.0.1.refused"] == 1)
+        async with await trio.open_tcp_stream("127.0.0.1", other_port) as client:
+            await client.send_all(b"still served")
+            assert await receive_exactly(client, 12) == b"STILL SERVED"
+        assert gateway.counters.extra["localhost.refused"] == 0
+        for stream in idle:
+            await stream.aclose()
+        gateway.lifecycle.request_shutdown("test")
+        nursery.cancel_scope.cancel()

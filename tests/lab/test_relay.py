@@ -130,3 +130,17 @@ async def test_a_reset_is_passed_on_and_named_by_its_side(
         with trio.fail_after(5), pytest.raises(trio.BrokenResourceError):
             while await other.receive_some(10):
                 pass
+
+
+async def test_a_client_that_never_reads_ends_the_relay_after_the_send_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Lockstep: a send completes only when the other end reads, as on a full TCP window.
+    _client, client_side = trio.testing.lockstep_stream_pair()
+    upstream, upstream_side = memory_pair()
+    await upstream.send_all(b"you will never read this")
+    started = trio.current_time()
+    result = await relay(client_side, upstream_side,  # type: ignore[arg-type]
+                         idle_timeout=IDLE, send_timeout=5.0)
+    assert result.reason == "client-send-timeout"
+    assert trio.current_time() - started == pytest.approx(5.0)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import signal
 import socket
+from collections.abc import Iterator
 from functools import partial
 
 import pytest
@@ -109,3 +111,34 @@ async def test_serve_reports_its_port_and_frees_it_after_shutdown() -> None:
     listeners = await trio.open_tcp_listeners(port, host="127.0.0.1")
     for listener in listeners:
         await listener.aclose()
+
+
+@pytest.fixture
+def nofile_restored() -> Iterator[tuple[int, int]]:
+    limits = resource.getrlimit(resource.RLIMIT_NOFILE)
+    yield limits
+    resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+
+
+def test_raise_nofile_lifts_the_soft_limit_to_the_hard_one(
+    nofile_restored: tuple[int, int],
+) -> None:
+    _soft, hard = nofile_restored
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    limit = runtime_main.raise_nofile()
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == limit
+    if hard != resource.RLIM_INFINITY:
+        assert limit == hard
+
+
+def test_a_limit_below_max_clients_is_a_warning(
+    nofile_restored: tuple[int, int], caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runtime_main, "raise_nofile", lambda: 1024)
+    with caplog.at_level(logging.INFO, logger=LOGGER.name):
+        runtime_main.log_nofile(ServerConfig(max_clients=10_000), LOGGER)
+        runtime_main.log_nofile(ServerConfig(max_clients=100), LOGGER)
+    assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.INFO]
+    assert caplog.messages[0].startswith("event=nofile-too-low limit=1024 max_clients=10000 ")
+    assert caplog.messages[1] == "event=nofile limit=1024 max_clients=100"
