@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import click
 
+from services.remote_exec.sandbox import parse_uid_range
 from services.runtime.config import ServerConfig
 from services.runtime.options import BYTE_SIZE, DURATION, setting
 
@@ -73,6 +74,12 @@ class ExecConfig(ServerConfig):
         1.0, type=DURATION,
         help="Seconds between SIGTERM and SIGKILL when a command's group is killed.",
     )
+    sandbox_uids: str = setting(
+        "20000-20999",
+        help="Uids (and gids) lent one per running command, e.g. 20000-20999, used by nothing"
+        " else; 'off' runs commands as the server's uid. Needs root (CAP_SETUID, CAP_SETGID,"
+        " CAP_CHOWN); without it the server logs sandbox=off.",
+    )
     drain_timeout: float = 1.0
     read_size: int = 256 * KiB
     pipe_size: int = 1 * MiB
@@ -94,3 +101,9 @@ class ExecConfig(ServerConfig):
         for name in ("queue_timeout", "command_timeout", "kill_grace", "drain_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        uids = parse_uid_range(self.sandbox_uids)
+        if uids is not None and len(uids) < self.max_concurrent:
+            raise ValueError(
+                f"sandbox_uids holds {len(uids)} uids, fewer than max_concurrent"
+                f" ({self.max_concurrent}): one per running command"
+            )

@@ -8,6 +8,13 @@ from dataclasses import dataclass, field
 from services.remote_exec.config import TOKEN_ENV, ExecConfig
 from services.remote_exec.outcome import Outcome, Stop
 from services.remote_exec.policy import Admission
+from services.remote_exec.sandbox import (
+    Lease,
+    UidPool,
+    parse_uid_range,
+    searchable_path,
+    unavailable_reason,
+)
 from services.runtime.context import ServiceContext
 from services.runtime.logs import log_event
 
@@ -20,13 +27,24 @@ class ServerContext(ServiceContext[ExecConfig]):
 
     admission: Admission = field(init=False)
     env: dict[str, str] | None = field(init=False)
+    uid_pool: UidPool | None = field(init=False)  # None: the sandbox is off
+    sandbox_off: str | None = field(init=False)  # why it is off
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.config.max_concurrent, self.config.max_queued)
+        uids = parse_uid_range(self.config.sandbox_uids)
+        self.sandbox_off = unavailable_reason(uids)
+        self.uid_pool = UidPool(uids) if uids is not None and self.sandbox_off is None else None
         # Commands run with the server's environment minus the secret; None
         # (inherit as is, the cheapest spawn) when the secret is not in it.
         self.env = ({k: v for k, v in os.environ.items() if k != TOKEN_ENV}
                     if TOKEN_ENV in os.environ else None)
+        if self.uid_pool is not None and "PATH" in os.environ:
+            self.env = {**(self.env or os.environ), "PATH": searchable_path(os.environ["PATH"])}
+
+    def lease(self) -> Lease | None:
+        """A sandbox uid for one command (None when the sandbox is off)."""
+        return self.uid_pool.lease() if self.uid_pool is not None else None
 
     @property
     def shutdown_delay(self) -> float:

@@ -21,8 +21,12 @@ Two details keep that promise exact:
   orphans of our groups our children, and the exit path reaps them with
   ``waitpid(-pgid)``.
 
-What it cannot do: a process that leaves the group on purpose (``setsid``,
-a double-forking daemon) is out of reach of ``killpg``; that needs a cgroup.
+What the group kill cannot do: a process that leaves the group on purpose
+(``setsid``, a double-forking daemon) is out of reach of ``killpg``. With a
+sandbox :class:`~services.remote_exec.sandbox.Lease` the command runs under
+its own uid, and :meth:`ProcessGroup.kill_all` ends every process of that
+uid, wherever it went (see :mod:`services.remote_exec.sandbox`); without
+one (a server that cannot switch uid) such a process outlives its command.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 import trio
+
+from services.remote_exec.sandbox import Lease
 
 POLL_INTERVAL = 0.01
 REAP_TIMEOUT = 5.0  # SIGKILLed processes die at once; this only bounds a wedged kernel
@@ -73,8 +79,11 @@ class ProcessGroup:
         stderr: trio.lowlevel.FdStream,
         kill_grace: float,
         pipe_size: int = 0,
+        lease: Lease | None = None,
     ) -> None:
         self.popen = popen
+        self.lease = lease
+        self._uid_dead = False  # every process of the lease's uid is gone
         self.pipe_size = pipe_size
         self.stdin = stdin
         self.stdout = stdout
@@ -128,16 +137,27 @@ class ProcessGroup:
                     await trio.sleep(POLL_INTERVAL)
         self.signal_group(signal.SIGKILL)
 
+    async def kill_all(self) -> None:
+        """SIGKILL the group and, in a sandbox, every process of the command's uid."""
+        self.signal_group(signal.SIGKILL)
+        if self.lease is not None and not self._uid_dead:
+            await self.lease.kill_all()
+            # Only this server starts processes as that uid, so none can come back.
+            self._uid_dead = True
+
     async def reap(self) -> int:
         """SIGKILL what is left of the group, reap the shell and any orphans; the returncode."""
         if self.returncode is None:
-            self.signal_group(signal.SIGKILL)
+            await self.kill_all()
             with trio.move_on_after(REAP_TIMEOUT):
                 if not self._exited.is_set():
                     await self.wait_exited()
             self.returncode = self.popen.poll()  # exited: reaps without blocking
             self._close_pidfd()
-            await self._reap_orphans()
+            if self.lease is not None:
+                await self.lease.reap(reaped=self.pid)
+            else:
+                await self._reap_orphans()
         if self.returncode is None:  # pragma: no cover - the kernel did not deliver SIGKILL
             raise OSError(errno.ETIMEDOUT, f"process {self.pid} did not die")
         return self.returncode
@@ -179,13 +199,21 @@ class ProcessGroup:
                 await trio.aclose_forcefully(stream)
 
 
-def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] | None
-           ) -> tuple[subprocess.Popen[bytes], int | None, int, int]:
+def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] | None,
+           lease: Lease | None = None) -> tuple[subprocess.Popen[bytes], int | None, int, int]:
     """Start the process; return it and our ends of its pipes (stdin's only if asked).
 
     Called on the Trio thread, not in a worker: CPython starts it with
-    vfork, a fraction of a millisecond, less than a thread hop costs.
+    vfork, a fraction of a millisecond, less than a thread hop costs. With a
+    ``lease`` the child switches to the lease's uid and gid (no supplementary
+    groups) and to its home directory before exec; CPython then forks
+    instead (a setuid must not run in a vfork child), about a millisecond.
     """
+    home: str | None = None
+    if lease is not None:
+        home = lease.make_home()
+        base = os.environ if env is None else env
+        env = {**base, "HOME": home, "PWD": home}
     ours: list[int] = []
     theirs: list[int] = []
     try:
@@ -201,7 +229,9 @@ def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] |
         theirs.append(err_w)
         popen = subprocess.Popen(
             list(argv), stdin=child_in if stdin else subprocess.DEVNULL, stdout=out_w,
-            stderr=err_w, start_new_session=True, env=env,
+            stderr=err_w, start_new_session=True, env=env, cwd=home,
+            user=lease.uid if lease else None, group=lease.gid if lease else None,
+            extra_groups=[] if lease else None,
         )
     except BaseException:
         for fd in ours:
@@ -221,14 +251,23 @@ async def spawn_group(
     env: Mapping[str, str] | None,
     kill_grace: float,
     pipe_size: int,
+    lease: Lease | None = None,
 ) -> AsyncIterator[ProcessGroup]:
     """Run ``argv`` in a new session with piped stdout/stderr (and stdin if asked).
 
-    Raises ``OSError`` if it cannot start. See the module docstring for how
-    the group ends.
+    With a sandbox ``lease``, as its uid in its home directory. Raises
+    ``OSError`` if it cannot start. See the module docstring for how the
+    group ends; the caller releases the lease once the block is over.
     """
     await trio.lowlevel.checkpoint()
-    popen, in_fd, out_fd, err_fd = _start(argv, stdin=stdin, env=env)
+    try:
+        popen, in_fd, out_fd, err_fd = _start(argv, stdin=stdin, env=env, lease=lease)
+    except BaseException:
+        if lease is not None:
+            with trio.CancelScope(shield=True):
+                await lease.kill_all()  # removes the home directory
+            lease.release()
+        raise
     group = ProcessGroup(
         popen,
         stdin=trio.lowlevel.FdStream(in_fd) if in_fd is not None else None,
@@ -236,9 +275,12 @@ async def spawn_group(
         stderr=trio.lowlevel.FdStream(err_fd),
         kill_grace=kill_grace,
         pipe_size=pipe_size,
+        lease=lease,
     )
     try:
         yield group
     finally:
         with trio.CancelScope(shield=True):
             await group.close()
+        if lease is not None:
+            lease.release()  # not reached if a process of its uid could not be ended

@@ -17,7 +17,6 @@ the pipes is read out (at most ``drain_timeout``); the shell is reaped.
 from __future__ import annotations
 
 import enum
-import signal
 from collections.abc import Awaitable, Callable
 
 import trio
@@ -103,7 +102,7 @@ class CommandRun:
         config = self.ctx.config
         async with spawn_group(
             [config.shell, "-c", self.command], stdin=self.stdin is not None, env=self.ctx.env,
-            kill_grace=config.kill_grace, pipe_size=config.pipe_size,
+            kill_grace=config.kill_grace, pipe_size=config.pipe_size, lease=self.ctx.lease(),
         ) as group:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._pump, group, Stream.STDOUT)
@@ -118,7 +117,7 @@ class CommandRun:
                 stop = await self.stopper.wait()
                 if stop is not Stop.EXITED:
                     await group.terminate()
-                group.signal_group(signal.SIGKILL)  # background jobs the shell left behind
+                await group.kill_all()  # background jobs the shell left behind
                 with trio.move_on_after(config.drain_timeout):
                     await self._pumps_done.wait()
                 nursery.cancel_scope.cancel()

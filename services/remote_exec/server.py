@@ -21,6 +21,7 @@ from services.remote_exec.context import ServerContext
 from services.remote_exec.events import Error, ExecErrorCode
 from services.remote_exec.process import become_subreaper
 from services.remote_exec.protocol import ExecConnection, Role
+from services.remote_exec.sandbox import set_not_dumpable
 from services.remote_exec.session import NetlabSession
 from services.runtime.connection import PeerConnection
 from services.runtime.logs import log_event
@@ -38,6 +39,15 @@ class ExecServer(SniffingServer[ExecConfig, ServerContext]):
 
     async def prepare(self) -> None:
         subreaper = self.config.subreaper and become_subreaper()
+        # Not dumpable: no process of another uid may ptrace us or read /proc/PID/{mem,environ}.
+        dumpable = not set_not_dumpable()
+        if self.ctx.uid_pool is not None:
+            log_event(self.logger, "sandbox", sandbox="on", uids=self.config.sandbox_uids,
+                      dumpable=dumpable)
+        else:
+            log_event(self.logger, "sandbox", level=logging.WARNING, sandbox="off",
+                      reason=self.ctx.sandbox_off, dumpable=dumpable,
+                      note="commands run as the server's uid; setsid escapes the group kill")
         log_event(self.logger, "exec-config", shell=self.config.shell,
                   max_concurrent=self.config.max_concurrent,
                   command_timeout=self.config.command_timeout,

@@ -1,0 +1,306 @@
+"""Each command under its own unprivileged uid, and the end of every process of that uid.
+
+A server that may switch uid (root with CAP_SETUID, CAP_SETGID and
+CAP_CHOWN) lends each command a uid (and the gid of the same number) from
+``sandbox_uids``, a range no other program may use. The command then cannot
+signal the server, read its memory or ``/proc/PID/environ``, or touch
+another client's command (another uid). It runs in a fresh home directory
+(``/tmp/netlab-exec-UID-XXXX``, mode 0700, owned by its uid), which is also
+its working directory and ``$HOME``.
+
+When the command ends, :meth:`Lease.kill_all` forks a helper that drops to
+the command's uid and calls ``kill(-1, SIGKILL)``: the kernel sends SIGKILL
+to every process that uid may signal — every process of that uid and
+nothing else, ``setsid`` and double forks included — and a fork racing the
+kill fails, as the forking parent already has SIGKILL pending. The helper
+repeats until no live process of the uid is left, removes the home
+directory (as its owner: the server needs no DAC_OVERRIDE), and exits. The
+helper is not dumpable (it inherits the server's flag and changed uid), so
+the command cannot ptrace it; if the command kills it first, the server
+starts another. :meth:`Lease.reap` then reaps the uid's zombies that were
+re-parented to the server (a subreaper), and only when ``/proc`` shows no
+process of that uid at all is the uid returned to the pool.
+
+Where the server cannot switch uid (a learner running ``netlab exec serve``
+as a normal user), :func:`unavailable_reason` says why, the server logs
+``sandbox=off reason=...`` and commands run as the server's uid with the
+process-group kill of :mod:`services.remote_exec.process`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import stat
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import trio
+
+PR_SET_DUMPABLE = 4
+CAP_CHOWN, CAP_SETGID, CAP_SETUID = 0, 6, 7
+NEEDED_CAPS = {CAP_CHOWN: "CAP_CHOWN", CAP_SETGID: "CAP_SETGID", CAP_SETUID: "CAP_SETUID"}
+KILL_TIMEOUT = 5.0  # SIGKILLed processes die at once; this only bounds a wedged kernel
+POLL_INTERVAL = 0.005
+HELPER_ATTEMPTS = 5
+HOME_PREFIX = "netlab-exec-"
+
+
+def parse_uid_range(text: str) -> range | None:
+    """``20000-20999`` → range(20000, 21000); ``off`` → None. ValueError if malformed."""
+    text = text.strip()
+    if text.lower() in ("off", "none", ""):
+        return None
+    first, sep, last = text.partition("-")
+    if not sep or not first.strip().isdigit() or not last.strip().isdigit():
+        raise ValueError(f"sandbox_uids {text!r} is not a range like 20000-20999, or off")
+    low, high = int(first), int(last)
+    if low < 1 or high < low or high >= 2**31 - 1:
+        raise ValueError(f"sandbox_uids {text!r}: need 1 <= first <= last")
+    return range(low, high + 1)
+
+
+def searchable_path(path: str) -> str:
+    """``$PATH`` minus the folders an unprivileged uid cannot search (e.g. under /root).
+
+    A shell meeting one reports ``Permission denied`` instead of ``not found``.
+    """
+    def open_to_all(folder: str) -> bool:
+        current = os.path.abspath(folder)
+        while True:
+            try:
+                if not os.stat(current).st_mode & stat.S_IXOTH:
+                    return False
+            except OSError:
+                return False
+            if current == "/":
+                return True
+            current = os.path.dirname(current)
+
+    return os.pathsep.join(f for f in path.split(os.pathsep) if f and open_to_all(f))
+
+
+def set_not_dumpable() -> bool:
+    """prctl(PR_SET_DUMPABLE, 0): no ptrace, no core, /proc/self/* owned by root. True if set."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _effective_caps() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def unavailable_reason(uids: range | None) -> str | None:
+    """Why this process cannot run commands under other uids; None if it can."""
+    if uids is None:
+        return "disabled (sandbox_uids=off)"
+    if not hasattr(os, "setresuid") or not os.path.isdir("/proc/self"):
+        return "needs Linux"
+    if os.geteuid() != 0:
+        return f"not root (uid {os.geteuid()}): commands run as the server's uid"
+    try:
+        caps = _effective_caps()
+    except OSError as exc:
+        return f"cannot read capabilities: {exc.strerror}"
+    missing = [name for bit, name in NEEDED_CAPS.items() if not caps & (1 << bit)]
+    if missing:
+        return "missing capabilities " + ",".join(missing)
+    return None
+
+
+@dataclass(frozen=True)
+class ProcInfo:
+    pid: int
+    ppid: int
+    state: str
+
+
+def processes_of(uid: int) -> Iterator[ProcInfo]:
+    """Every process whose real uid is ``uid`` (zombies too), from ``/proc``."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", "rb") as f:
+                status = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        state = ppid = real = None
+        for line in status.split(b"\n"):
+            if line.startswith(b"State:"):
+                state = line.split()[1].decode()
+            elif line.startswith(b"PPid:"):
+                ppid = int(line.split()[1])
+            elif line.startswith(b"Uid:"):
+                real = int(line.split()[1])
+                break  # State and PPid come before Uid
+        if real == uid and state is not None and ppid is not None:
+            yield ProcInfo(int(entry), ppid, state)
+
+
+def _kill_uid_then_exit(uid: int, gid: int, home: str | None) -> None:  # pragma: no cover
+    """In the forked helper: become ``uid``, SIGKILL all its processes, remove ``home``; exit."""
+    code = 1
+    try:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        me = os.getpid()
+        deadline = time.monotonic() + KILL_TIMEOUT
+        while True:
+            with contextlib.suppress(OSError):
+                os.kill(-1, signal.SIGKILL)  # every process of this uid but the caller
+            alive = [p for p in processes_of(uid) if p.pid != me and p.state not in ("Z", "X")]
+            if not alive:
+                break
+            if time.monotonic() > deadline:
+                os._exit(2)
+            time.sleep(POLL_INTERVAL)
+        if home is not None:
+            # What the command made unremovable (chmod 0) stays; /tmp's tmpfs goes with the lab.
+            shutil.rmtree(home, ignore_errors=True)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+class Lease:
+    """One uid lent to one command, with its home directory."""
+
+    def __init__(self, pool: UidPool, uid: int) -> None:
+        self.pool = pool
+        self.uid = uid
+        self.gid = uid
+        self.home: str | None = None
+        self._released = False
+        self._zombies: list[int] | None = None  # all that was left, from kill_all's fast path
+
+    def make_home(self) -> str:
+        """A fresh 0700 directory owned by the command's uid: its cwd and ``$HOME``."""
+        home = tempfile.mkdtemp(prefix=f"{HOME_PREFIX}{self.uid}-", dir=self.pool.tmp_dir)
+        self.home = home
+        os.chown(home, self.uid, self.gid)
+        return home
+
+    async def kill_all(self) -> None:
+        """SIGKILL every process of the uid and remove the home directory (a forked helper).
+
+        The usual case costs no helper: when ``/proc`` shows only zombies of
+        the uid, all our children, and the command left its home empty, the
+        server removes the empty directory itself (it owns ``/tmp``).
+        """
+        me = os.getpid()
+        left = list(processes_of(self.uid))
+        if all(p.ppid == me and p.state in ("Z", "X") for p in left) and self._rmdir_home():
+            self._zombies = [p.pid for p in left]
+            return
+        self._zombies = None
+        for _ in range(HELPER_ATTEMPTS):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child
+                _kill_uid_then_exit(self.uid, self.gid, self.home)
+            status = await _wait_child(pid)
+            if os.waitstatus_to_exitcode(status) == 0:
+                self.home = None
+                return
+        raise OSError(f"cannot end the processes of uid {self.uid}")
+
+    def _rmdir_home(self) -> bool:
+        """Remove the home directory if it is empty (no process of the uid may be alive)."""
+        if self.home is not None:
+            try:
+                os.rmdir(self.home)
+            except OSError:
+                return False
+            self.home = None
+        return True
+
+    async def reap(self, reaped: int | None = None) -> None:
+        """Reap the uid's zombies that are our children; wait until no process of it is left.
+
+        ``reaped``: the shell's pid, already reaped by its ``Popen``.
+        """
+        me = os.getpid()
+        if self._zombies is not None:  # nothing but our zombies was left
+            for pid in self._zombies:
+                if pid != reaped:
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 - a zombie
+            self._zombies = None
+            return
+        with trio.move_on_after(KILL_TIMEOUT):
+            while True:
+                left = list(processes_of(self.uid))
+                if not left:
+                    return
+                for proc in left:
+                    if proc.ppid == me and proc.state in ("Z", "X"):
+                        with contextlib.suppress(ChildProcessError):
+                            os.waitpid(proc.pid, os.WNOHANG)  # noqa: ASYNC222 - a zombie
+                if any(p.state not in ("Z", "X") for p in left):
+                    await self.kill_all()  # something was started as this uid meanwhile
+                await trio.sleep(POLL_INTERVAL)
+        raise OSError(f"processes of uid {self.uid} are still there")
+
+    def release(self) -> None:
+        """Give the uid back (only once nothing of it runs: see :meth:`reap`)."""
+        if not self._released:
+            self._released = True
+            self.pool.give_back(self.uid)
+
+
+async def _wait_child(pid: int) -> int:
+    """Wait for our child ``pid`` to exit, without blocking the loop; its wait status."""
+    pidfd = None
+    with contextlib.suppress(OSError, AttributeError):
+        pidfd = os.pidfd_open(pid)
+    try:
+        with trio.CancelScope(shield=True):
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222
+                if done:
+                    return status
+                if pidfd is not None:
+                    await trio.lowlevel.wait_readable(pidfd)
+                else:
+                    await trio.sleep(POLL_INTERVAL)
+        raise AssertionError("unreachable")  # pragma: no cover - for mypy: shielded loop
+    finally:
+        if pidfd is not None:
+            trio.lowlevel.notify_closing(pidfd)
+            os.close(pidfd)
+
+
+class UidPool:
+    """The uids commands may run as; one command per uid at a time, least recently used first."""
+
+    def __init__(self, uids: range, tmp_dir: str | None = None) -> None:
+        self._free = deque(uids)
+        self.size = len(uids)
+        self.tmp_dir = tmp_dir
+
+    @property
+    def free(self) -> int:
+        return len(self._free)
+
+    def lease(self) -> Lease:
+        """A uid for one command; OSError if every uid is in use (more than max_concurrent)."""
+        if not self._free:
+            raise OSError("no sandbox uid is free")
+        return Lease(self, self._free.popleft())
+
+    def give_back(self, uid: int) -> None:
+        self._free.append(uid)

@@ -1,0 +1,135 @@
+"""Each command under its own uid: it cannot reach the server, and nothing of it outlives it.
+
+The sandbox needs root (CAP_SETUID, CAP_SETGID, CAP_CHOWN); these tests
+skip otherwise, except the ``sandbox=off`` log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+import trio
+
+from services.remote_exec.client import open_exec
+from services.remote_exec.sandbox import HOME_PREFIX, parse_uid_range, processes_of
+from tests.support.servers import EXEC_TOKEN, StartExec
+
+UIDS = "20000-20999"
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
+
+
+def zombie_children() -> list[int]:
+    """Our children that have exited and were not reaped."""
+    me = str(os.getpid())
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="utf-8") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == me and fields.get("State", "").split()[:1] == ["Z"]:
+            found.append(int(entry))
+    return found
+
+
+@needs_root
+async def test_a_command_runs_under_a_uid_of_the_pool_in_its_own_home(
+    start_server: StartExec,
+) -> None:
+    server = await start_server(sandbox_uids=UIDS)
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
+        result = await ex.run("id -u; id -g; id -G; echo $HOME; pwd; touch made-here && echo ok")
+    uid, gid, groups, home, cwd, ok = result.stdout.decode().split("\n")[:6]
+    assert int(uid) in parse_uid_range(UIDS)
+    assert gid == uid and groups == uid  # no supplementary group (root's or anyone's)
+    assert home == cwd and os.path.basename(home).startswith(HOME_PREFIX + uid)
+    assert ok == "ok"
+    assert not await trio.Path(home).exists()  # removed with the command
+
+
+@needs_root
+async def test_a_command_cannot_stop_the_server_or_read_its_environment(
+    start_server: StartExec,
+) -> None:
+    server = await start_server(sandbox_uids=UIDS)
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
+        with trio.fail_after(10):
+            # Only once it is sure the sandbox holds: a stopped server is this test process.
+            assert int((await ex.run("id -u")).stdout) in parse_uid_range(UIDS)
+            stop = await ex.run("kill -STOP $PPID")
+            environ = await ex.run("cat /proc/$PPID/environ")
+            memory = await ex.run("head -c 1 /proc/$PPID/mem")
+            after = await ex.run("echo still here")
+    assert stop.status != 0 and b"not permitted" in stop.stderr.lower()
+    assert environ.status != 0 and environ.stdout == b""
+    assert memory.status != 0 and memory.stdout == b""
+    assert after.stdout == b"still here\n"
+
+
+@needs_root
+async def test_concurrent_commands_get_different_uids_and_cannot_signal_each_other(
+    start_server: StartExec,
+) -> None:
+    server = await start_server(sandbox_uids=UIDS)
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as first, \
+            open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as second:
+        victim_started = trio.Event()
+        victim: dict[str, int] = {}
+
+        def started(pid: int) -> None:
+            victim["pid"] = pid
+            victim_started.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: first.run("id -u; sleep 2", on_started=started))
+            with trio.fail_after(5):
+                await victim_started.wait()
+            attack = await second.run(f"id -u; kill -KILL -{victim['pid']}")
+            assert attack.status != 0
+
+
+@needs_root
+async def test_setsid_and_double_forks_end_with_their_command(start_server: StartExec) -> None:
+    """Point 4: ``setsid sleep 600`` does not outlive its command, and EXIT does not wait."""
+    server = await start_server(sandbox_uids=UIDS)
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
+        with trio.fail_after(10):
+            result = await ex.run(
+                "setsid sleep 600 & (setsid sh -c 'sleep 601 &' &); sleep 0.2; id -u; echo $!"
+            )
+    uid_text, escaped_text = result.stdout.decode().split()
+    assert result.status == 0
+    assert result.elapsed < 1.0  # no drain timeout waiting on an escaped pipe holder
+    assert not await trio.Path(f"/proc/{escaped_text}").exists()
+    assert not list(processes_of(int(uid_text)))
+
+
+@needs_root
+async def test_six_setsid_runs_leave_no_zombie(start_server: StartExec) -> None:
+    """Point 4: six runs of ``setsid sleep 1 & sleep 0.1`` used to leave 7 defunct children."""
+    server = await start_server(sandbox_uids=UIDS)
+    before = set(zombie_children())  # other tests' leftovers, if any
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
+        with trio.fail_after(20):
+            for _ in range(6):
+                result = await ex.run("setsid sleep 1 & sleep 0.1")
+                assert result.status == 0
+    assert set(zombie_children()) <= before
+    pool = server.server.ctx.uid_pool
+    assert pool is not None and pool.free == pool.size  # every uid back in the pool
+
+
+async def test_without_root_the_server_says_the_sandbox_is_off(
+    start_server: StartExec, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        server = await start_server(sandbox_uids="off")
+    assert "event=sandbox sandbox=off reason=" in caplog.text
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
+        result = await ex.run("id -u")
+    assert int(result.stdout) == os.geteuid()
