@@ -24,6 +24,7 @@ import trio
 from services.remote_exec.context import ServerContext
 from services.remote_exec.outcome import Limits, Outcome, Stop
 from services.remote_exec.process import ProcessGroup, signal_name, spawn_group
+from services.remote_exec.stdin import StdinBuffer
 from services.runtime.errors import RuntimeFailure
 from services.runtime.logs import log_event
 
@@ -67,7 +68,7 @@ class CommandRun:
         limits: Limits,
         sink: Sink,
         stopper: Stopper | None = None,
-        stdin: trio.MemoryReceiveChannel[bytes] | None = None,
+        stdin: StdinBuffer | None = None,
     ) -> None:
         self.ctx = ctx
         self.command = command
@@ -166,22 +167,19 @@ class CommandRun:
             if self._pumps_left == 0:
                 self._pumps_done.set()
 
-    async def _feed_stdin(
-        self, group: ProcessGroup, chunks: trio.MemoryReceiveChannel[bytes]
-    ) -> None:
+    async def _feed_stdin(self, group: ProcessGroup, stdin: StdinBuffer) -> None:
         """Copy STDIN data into the command's stdin; close it at STDIN_EOF."""
         pipe = group.stdin
         assert pipe is not None
-        open_ = True
-        async with chunks:
-            async for data in chunks:
-                if not open_:
-                    continue  # the command closed its stdin: drop, but keep the sender moving
+        try:
+            while (data := await stdin.get()) is not None:
                 try:
                     await pipe.send_all(data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    open_ = False
-        await trio.aclose_forcefully(pipe)
+                    break  # the command closed its stdin: what follows is dropped
+        finally:
+            stdin.finish()
+            await trio.aclose_forcefully(pipe)
 
     async def _watch_exit(self, group: ProcessGroup) -> None:
         await group.wait_exited()

@@ -12,7 +12,6 @@ its command's group killed; transport failures reach the server's handler.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 
@@ -38,6 +37,7 @@ from services.remote_exec.outcome import Limits, Stop
 from services.remote_exec.policy import NoSlot, token_matches
 from services.remote_exec.protocol import ExecConnection, Role
 from services.remote_exec.runner import CommandRun, Stopper, Stream
+from services.remote_exec.stdin import StdinBuffer
 from services.runtime.connection import PeerConnection
 from services.runtime.errors import PeerTimeout, RuntimeFailure
 from services.runtime.logs import log_event
@@ -45,7 +45,6 @@ from services.wire.errors import RemoteProtocolError
 from services.wire.sentinels import Closed
 
 RECEIVE_SIZE = 256 * 1024
-STDIN_QUEUE = 4  # STDIN frames (≤ 1 MiB each) held while the command's stdin is full
 
 
 class NetlabSession:
@@ -114,22 +113,21 @@ class NetlabSession:
             await self._send(Error(ExecErrorCode.BAD_COMMAND, "empty command or NUL byte"))
             return True
         stopper = Stopper()
-        stdin_send, stdin_recv = (trio.open_memory_channel[bytes](STDIN_QUEUE) if run.stdin
-                                  else (None, None))
+        stdin = StdinBuffer() if run.stdin else None
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._watch_client, stopper, stdin_send)
+            nursery.start_soon(self._watch_client, stopper, stdin)
             try:
-                go_on = await self._admit_and_run(run, stopper, stdin_recv)
+                go_on = await self._admit_and_run(run, stopper, stdin)
             finally:
                 nursery.cancel_scope.cancel()
-                if stdin_send is not None:
-                    stdin_send.close()
+                if stdin is not None:
+                    stdin.finish()
         if self._client_error is not None:
             raise self._client_error
         return go_on
 
     async def _admit_and_run(
-        self, run: Run, stopper: Stopper, stdin: trio.MemoryReceiveChannel[bytes] | None
+        self, run: Run, stopper: Stopper, stdin: StdinBuffer | None
     ) -> bool:
         config = self.ctx.config
         admission = self.ctx.admission
@@ -173,7 +171,7 @@ class NetlabSession:
 
     async def _run(
         self, run: Run, limits: Limits, stopper: Stopper,
-        stdin: trio.MemoryReceiveChannel[bytes] | None,
+        stdin: StdinBuffer | None,
     ) -> bool:
         async def started(pid: int) -> None:
             self.ctx.count("commands_started")
@@ -211,7 +209,7 @@ class NetlabSession:
             self._waiting.cancel()
 
     async def _watch_client(
-        self, stopper: Stopper, stdin: trio.MemorySendChannel[bytes] | None
+        self, stopper: Stopper, stdin: StdinBuffer | None
     ) -> None:
         """Forward STDIN, act on CANCEL; the client leaving ends the command."""
         try:
@@ -224,9 +222,8 @@ class NetlabSession:
                 if isinstance(event, Cancel):
                     self._stop(stopper, Stop.CANCELLED)
                 elif isinstance(event, Stdin) and stdin is not None:
-                    # Broken or closed: the command is over, its input no longer matters.
-                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                        await stdin.send(event.data)
+                    # Waits only past the buffer's byte bound: CANCEL/EOF behind it are seen.
+                    await stdin.put(event.data)
                 elif isinstance(event, StdinEof) and stdin is not None:
                     stdin.close()
         except RemoteProtocolError as exc:

@@ -133,3 +133,32 @@ async def test_stdin_in_pieces_then_eof(start_server: StartExec) -> None:
         received += event.data
     assert received == sent
     await client.aclose()
+
+
+async def test_cancel_behind_unread_stdin_is_seen_at_once(start_server: StartExec) -> None:
+    """Point 15: CANCEL after more STDIN frames than a 4-frame queue (and the pipe) hold."""
+    server = await start_server(command_timeout=30)
+    client = await FramePeer.exec(server.port)
+    await client.send(Run("sleep 30", EXEC_TOKEN, stdin=True))
+    assert isinstance(await client.next(), Started)
+    for _ in range(16):  # 256 KiB the command never reads: 64 KiB fill the pipe
+        await client.send(Stdin(b"x" * 16384))
+    await client.send(Cancel())
+    event = await client.next(timeout=5)
+    assert isinstance(event, Exit) and event.reason is Reason.CANCELLED
+    await client.aclose()
+
+
+async def test_stdin_eof_behind_unread_stdin_is_seen_at_once(start_server: StartExec) -> None:
+    """Point 15: the connection's EOF after unread STDIN ends the command at once."""
+    server = await start_server(command_timeout=30)
+    client = await FramePeer.exec(server.port)
+    await client.send(Run("sleep 30", EXEC_TOKEN, stdin=True))
+    started = await client.next()
+    assert isinstance(started, Started)
+    for _ in range(16):
+        await client.send(Stdin(b"x" * 16384))
+    await client.send(StdinEof())
+    await client.aclose()
+    await wait_for(lambda: server.counters.extra["ended_disconnected"] == 1, timeout=5)
+    assert not group_members(started.pid)
