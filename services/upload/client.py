@@ -18,7 +18,7 @@ import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import trio
@@ -76,14 +76,26 @@ class ConnectionLost(UploadError):
     """The connection broke, timed out or the server broke the protocol."""
 
 
+@dataclass(slots=True)
+class ResumeToken:
+    """The token of the last READY for one upload: a retry presents it to resume."""
+
+    value: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """An upload source with its size and SHA-256 computed once (reused by retries)."""
+    """An upload source with its size and SHA-256 computed once (reused by retries).
+
+    ``token`` keeps the server's resume token between attempts: a retry with
+    the same ``Prepared`` resumes, a fresh one starts over.
+    """
 
     source: Path | bytes
     name: str
     size: int
     sha256: str
+    token: ResumeToken = field(default_factory=ResumeToken, compare=False)
 
 
 def _hash_path(path: Path) -> tuple[int, str]:
@@ -176,9 +188,10 @@ class UploadClient:
                   overwrite: bool = False, progress: Progress | None = None) -> Stored:
         """Upload a file (path) or bytes; resumes from the server's offset. Returns STORED."""
         item = source if isinstance(source, Prepared) else await prepare(source, name=name)
-        await self._send(Put(item.name, item.size, item.sha256, overwrite))
+        await self._send(Put(item.name, item.size, item.sha256, overwrite, item.token.value))
         ready = await self._expect(Ready)
         assert isinstance(ready, Ready)
+        item.token.value = ready.resume
         if progress:
             progress(ready.offset, item.size)
         # No deadline while our bytes flow (the sender has its own); once the

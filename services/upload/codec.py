@@ -36,6 +36,7 @@ from services.wire.frames import decode_json, encode_json, require
 MAX_SIZE = (1 << 63) - 1
 MAX_TEXT = 4096
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
+RESUME_RE = re.compile(r"[0-9a-f]{32}")
 
 
 class Kind(enum.IntEnum):
@@ -87,13 +88,16 @@ def encode_payload(event: Event) -> bytes:
             return data if isinstance(data, bytes) else bytes(data)
         case End() | ListFiles():
             return b"" if isinstance(event, End) else b"{}"
-        case Put(name, size, sha256, overwrite):
+        case Put(name, size, sha256, overwrite, resume):
             obj: dict[str, Any] = {"name": name, "size": size, "sha256": sha256}
             if overwrite:
                 obj["overwrite"] = True
+            if resume:
+                obj["resume"] = resume
             return encode_json(obj)
-        case Ready(offset):
-            return encode_json({"offset": offset})
+        case Ready(offset, resume):
+            return encode_json({"offset": offset, "resume": resume} if resume
+                               else {"offset": offset})
         case Stored(name, size, sha256):
             return encode_json({"name": name, "size": size, "sha256": sha256})
         case Listing(files):
@@ -138,6 +142,15 @@ def _sha256(obj: dict[str, Any], key: str = "sha256") -> str:
     return value
 
 
+def _resume(obj: dict[str, Any]) -> str:
+    if "resume" not in obj:
+        return ""
+    value = _text(obj, "resume", limit=64)
+    if not RESUME_RE.fullmatch(value):
+        raise _bad("field 'resume' is not 32 lower-case hexadecimal digits")
+    return value
+
+
 def _file_info(obj: Any, *, with_hash: bool) -> FileInfo:
     if not isinstance(obj, dict):
         raise _bad("file entry is not an object")
@@ -162,9 +175,10 @@ def decode_payload(kind: int, payload: bytes) -> Event:
             overwrite = obj.get("overwrite", False)
             if not isinstance(overwrite, bool):
                 raise _bad("field 'overwrite' is not a boolean")
-            return Put(_text(obj, "name"), _size(obj, "size"), _sha256(obj), overwrite)
+            return Put(_text(obj, "name"), _size(obj, "size"), _sha256(obj), overwrite,
+                       _resume(obj))
         case Kind.READY:
-            return Ready(_size(obj, "offset"))
+            return Ready(_size(obj, "offset"), _resume(obj))
         case Kind.STORED:
             return Stored(_text(obj, "name"), _size(obj, "size"), _sha256(obj))
         case Kind.LIST:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from services.runtime.config import ServerConfig
+from services.runtime.connection import MAX_BATCH
 from services.runtime.options import BYTE_SIZE, DURATION, setting
 
 DEFAULT_PORT = 8002
@@ -40,24 +41,49 @@ class UploadConfig(ServerConfig):
     """Settings of the upload server.
 
     ``quota`` bounds stored files + partial uploads + the declared size of
-    uploads in flight (None: unlimited). A partial upload is kept
+    uploads in flight (default 1 GiB; None: unlimited); ``min_free_space`` is
+    the room every admission leaves on the disk. A partial upload is kept
     ``partial_ttl`` seconds after its last byte for a resume, then deleted by a
     sweep every ``cleanup_interval`` seconds. ``max_uploads`` bounds uploads in
     progress at once (netlab and classic); ``io_threads`` bounds worker threads
-    hashing and writing.
+    hashing and writing. An upload holds its slot only while data flows: a
+    pause longer than ``data_timeout`` ends it with ``timeout``.
+
+    Memory: a download reads ``download_chunk`` bytes at a time, only as the
+    connection's queue (``queue_size`` messages) takes them, so one download
+    holds about ``queue_size + 5`` chunks; downloads together reserve at most
+    ``transfer_memory`` bytes, and a GET waits up to ``memory_wait`` seconds
+    for room, then gets ``busy``.
     """
 
     root: Path = setting(
         Path("uploads"), type=click.Path(file_okay=False, path_type=Path),
         help="Directory of stored files (created if missing).",
     )
-    # Outgoing queue per connection, in messages: a DATA frame is up to 1 MiB,
-    # so a client that downloads slowly holds at most this many MiB here.
+    # Outgoing queue per connection, in messages: DATA frames of a download are
+    # download_chunk bytes, so the queue holds at most queue_size chunks.
     queue_size: int = 4
     max_file_size: int = setting(4 * GiB, type=BYTE_SIZE, help="Largest file accepted.")
     quota: int | None = setting(
-        None, type=BYTE_SIZE,
-        help="Total bytes of stored files, partials and uploads in flight (default: none).",
+        1 * GiB, type=BYTE_SIZE,
+        help="Total bytes of stored files, partials and uploads in flight.",
+    )
+    min_free_space: int = setting(
+        64 * MiB, type=BYTE_SIZE,
+        help="Free disk space every upload must leave; less is refused with 'no-space'.",
+    )
+    data_timeout: float = setting(
+        20.0, type=DURATION,
+        help="Seconds an upload may send no data before it ends with 'timeout', "
+        "freeing its slot.",
+    )
+    transfer_memory: int = setting(
+        64 * MiB, type=BYTE_SIZE,
+        help="Memory all downloads together may hold in buffers; more wait, then get 'busy'.",
+    )
+    memory_wait: float = setting(
+        5.0, type=DURATION,
+        help="Seconds a GET waits for buffer memory before it is refused with 'busy'.",
     )
     partial_ttl: float = setting(
         24 * 3600.0, type=DURATION,
@@ -81,6 +107,7 @@ class UploadConfig(ServerConfig):
     )
     io_threads: int = 8
     chunk_size: int = 1 * MiB
+    download_chunk: int = 64 * KiB
     receive_size: int = 1 * MiB
 
     def __post_init__(self) -> None:
@@ -92,11 +119,24 @@ class UploadConfig(ServerConfig):
             raise ValueError("max_file_size must not be negative")
         if self.quota is not None and self.quota < 0:
             raise ValueError("quota must not be negative")
-        for name in ("partial_ttl", "cleanup_interval"):
+        if self.min_free_space < 0:
+            raise ValueError("min_free_space must not be negative")
+        for name in ("partial_ttl", "cleanup_interval", "data_timeout", "memory_wait"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
-        for name in ("max_uploads", "io_threads", "chunk_size", "receive_size"):
+        for name in ("max_uploads", "io_threads", "chunk_size", "receive_size",
+                     "download_chunk"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        if self.chunk_size > MiB:
-            raise ValueError("chunk_size must be at most 1 MiB (the DATA frame limit)")
+        for name in ("chunk_size", "download_chunk"):
+            if getattr(self, name) > MiB:
+                raise ValueError(f"{name} must be at most 1 MiB (the DATA frame limit)")
+        if self.transfer_memory < self.download_reservation:
+            raise ValueError("transfer_memory must hold at least one download")
+
+    @property
+    def download_reservation(self) -> int:
+        """The most one download holds: its queue, the writer's batch, the chunk being read."""
+        frame = self.download_chunk + 5  # a DATA frame's header is 5 bytes
+        # The writer takes up to MAX_BATCH bytes off the queue and joins them (a copy).
+        return (self.queue_size + 2) * frame + 2 * (MAX_BATCH + frame)

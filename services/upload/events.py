@@ -18,6 +18,7 @@ class UploadErrorCode(enum.StrEnum):
     BAD_NAME = "bad-name"
     TOO_LARGE = "too-large"
     QUOTA_EXCEEDED = "quota-exceeded"
+    NO_SPACE = "no-space"
     EXISTS = "exists"
     HASH_MISMATCH = "hash-mismatch"
     SIZE_MISMATCH = "size-mismatch"
@@ -26,6 +27,7 @@ class UploadErrorCode(enum.StrEnum):
     BUSY = "busy"
     SHUTTING_DOWN = "shutting-down"
     IDLE_TIMEOUT = "idle-timeout"
+    TIMEOUT = "timeout"
     IO_ERROR = "io-error"
 
 
@@ -44,12 +46,17 @@ class FileInfo:
 
 @dataclass(frozen=True, slots=True)
 class Put:
-    """Announce an upload; nothing else flows until the server answers."""
+    """Announce an upload; nothing else flows until the server answers.
+
+    ``resume`` is the token of an earlier READY for the same upload: only
+    with it does the server resume that upload's kept bytes.
+    """
 
     name: str
     size: int
     sha256: str
     overwrite: bool = False
+    resume: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +84,15 @@ class Get:
 
 @dataclass(frozen=True, slots=True)
 class Ready:
-    """Upload accepted: send the bytes from ``offset`` (the resume point) on."""
+    """Upload accepted: send the bytes from ``offset`` (the resume point) on.
+
+    ``resume`` is the token a later PUT presents to resume this upload. It is
+    random, so it takes no part in comparisons: READYs with the same offset
+    are the same answer.
+    """
 
     offset: int
+    resume: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,10 @@ Durability: :meth:`commit` fsyncs the data, then makes the file visible under
 its final name with one atomic step (``link`` for "never overwrite",
 ``rename`` for "replace"), then fsyncs both directories, so after STORED the
 file survives a power cut and before it nothing is under the final name.
+
+Links: every call names its file relative to an open directory descriptor
+(the staging directory, the root), opened once without following links, so a
+symbolic link swapped in for a directory later is never followed.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def open_dir(path: Path | str, *, dir_fd: int | None = None) -> int:
+    """Open a directory without following a symbolic link (ELOOP/ENOTDIR if it is not one)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.open(path, flags, dir_fd=dir_fd)
+
+
 def hash_fd(fd: int, length: int | None = None) -> tuple[hashlib._Hash, int]:
     """SHA-256 of the first ``length`` bytes of ``fd`` (all if None) and bytes read."""
     hasher = hashlib.sha256()
@@ -57,7 +67,11 @@ def hash_fd(fd: int, length: int | None = None) -> tuple[hashlib._Hash, int]:
 
 @dataclass
 class PartialFile:
-    """An upload's staging file, its hash so far and its target."""
+    """An upload's staging file, its hash so far and its target.
+
+    ``path`` and ``final`` are for messages; the file is reached as
+    ``path.name`` in ``staging_fd`` and published as ``final.name`` in ``root_fd``.
+    """
 
     path: Path
     final: Path
@@ -70,18 +84,25 @@ class PartialFile:
     replace: bool  # publish with rename (replacing a file) rather than link
     committed: bool = False
     identity: tuple[int, int, int] = (0, 0, 0)  # (inode, size, mtime_ns) once committed
+    staging_fd: int = -1  # the staging directory (borrowed from the store, never closed here)
+    root_fd: int = -1  # the root directory (borrowed too)
+    token: str = ""  # the resume token a later PUT presents
 
     @classmethod
     def open(
-        cls, path: Path, final: Path, *, size: int, sha256: str, resume: bool, replace: bool
+        cls, path: Path, final: Path, *, size: int, sha256: str, resume: bool, replace: bool,
+        staging_fd: int, root_fd: int, token: str = "",
     ) -> PartialFile:
         """Open (or create) the staging file; with ``resume`` keep and re-hash its data."""
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         if not resume:
             flags |= os.O_TRUNC
-        fd = os.open(path, flags, 0o644)
+        fd = os.open(path.name, flags, 0o644, dir_fd=staging_fd)
         try:
-            length = os.fstat(fd).st_size
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError(f"{path.name} is not a regular file")
+            length = st.st_size
             if length > size:  # not ours or damaged: start over
                 os.ftruncate(fd, 0)
                 length = 0
@@ -90,7 +111,8 @@ class PartialFile:
         except BaseException:
             os.close(fd)
             raise
-        return cls(path, final, size, sha256, fd, length, length, hasher, replace)
+        return cls(path, final, size, sha256, fd, length, length, hasher, replace,
+                   staging_fd=staging_fd, root_fd=root_fd, token=token)
 
     def hash_batch(self, chunks: list[bytes | memoryview]) -> None:
         """Add ``chunks`` to the running hash (blocking; runs beside ``write_batch``)."""
@@ -118,7 +140,7 @@ class PartialFile:
         if self.committed:
             return
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+            os.unlink(self.path.name, dir_fd=self.staging_fd)
 
     def commit(self) -> str:
         """Verify, fsync and publish under the final name; returns the SHA-256.
@@ -138,25 +160,34 @@ class PartialFile:
             st = os.fstat(self.fd)  # the inode keeps these through link and rename
             self.identity = (st.st_ino, st.st_size, st.st_mtime_ns)
             self.close()
+            dirs = {"src_dir_fd": self.staging_fd, "dst_dir_fd": self.root_fd}
             if self.replace:
-                if self.final.is_dir() and not self.final.is_symlink():
+                if _is_dir(self.final.name, self.root_fd):
                     raise CommitError("exists", f"{self.final.name!r} is a directory")
-                os.replace(self.path, self.final)
+                os.replace(self.path.name, self.final.name, **dirs)
             else:
                 try:
-                    os.link(self.path, self.final, follow_symlinks=False)
+                    os.link(self.path.name, self.final.name, **dirs, follow_symlinks=False)
                 except FileExistsError:
                     raise CommitError(
                         "exists", f"{self.final.name!r} was stored meanwhile"
                     ) from None
-                os.unlink(self.path)
+                os.unlink(self.path.name, dir_fd=self.staging_fd)
         except CommitError:
             self.discard()
             raise
         self.committed = True
-        fsync_dir(self.final.parent)
-        fsync_dir(self.path.parent)
+        os.fsync(self.root_fd)
+        os.fsync(self.staging_fd)
         return digest
+
+
+def _is_dir(name: str, dir_fd: int) -> bool:
+    """True for a real directory ``name`` in ``dir_fd`` (a link to one is not)."""
+    try:
+        return stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 def is_regular(path: Path) -> bool:

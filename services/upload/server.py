@@ -45,9 +45,23 @@ class UploadServer(SniffingServer[UploadConfig, ServerContext]):
 
     async def prepare(self) -> None:
         await self.store.open()
+        if self.store.replaced_staging:
+            self.counters.error("staging-replaced")
+            log_event(self.logger, "staging-replaced", level=logging.WARNING,
+                      path=self.store.staging,
+                      error="not a directory (a link?): replaced, nothing it pointed to touched")
         log_event(self.logger, "store", root=self.store.root, quota=self.config.quota,
+                  min_free_space=self.config.min_free_space,
                   max_file_size=self.config.max_file_size, overwrite=self.config.overwrite,
-                  partial_ttl=self.config.partial_ttl)
+                  partial_ttl=self.config.partial_ttl, data_timeout=self.config.data_timeout,
+                  transfer_memory=self.config.transfer_memory)
+
+    async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve (see the skeleton); the store's directories are closed when it returns."""
+        try:
+            await super().run(task_status=task_status)
+        finally:
+            self.store.close()
 
     def background(self) -> Sequence[Task]:
         return (self.sweep_partials,)

@@ -10,6 +10,13 @@ Error handling: refusals (:class:`Refused`, :class:`CommitError`) are answered
 with ERROR and the connection goes on. Protocol errors, idle timeouts and
 shutdown get a last ERROR and end the connection. Transport failures
 (:class:`RuntimeFailure`) propagate to the server's handler, which logs them.
+A disk-full error deletes the partial at once (a full disk must not stay full).
+
+Slots: an upload holds its slot only while data flows: a pause of
+``data_timeout`` seconds ends it with ``timeout`` (its bytes kept). At
+shutdown an upload may receive for half the grace period; then what it
+received is written and the client gets ``shutting-down`` before the
+connection is released.
 """
 
 from __future__ import annotations
@@ -43,15 +50,15 @@ from services.upload.events import (
     Stored,
     UploadErrorCode,
 )
+from services.upload.memory import NoMemory
 from services.upload.partial import CommitError, PartialFile
 from services.upload.protocol import Role, UploadConnection, wire_code
 from services.upload.sink import open_sink
-from services.upload.storage import Refused
+from services.upload.storage import DISK_FULL, Refused
 from services.wire.errors import RemoteProtocolError
 from services.wire.frames import MAX_JSON_PAYLOAD
 from services.wire.sentinels import CLOSED, Closed
 
-READ_AHEAD = 2  # download chunks read ahead of the socket
 LISTING_BATCH = MAX_JSON_PAYLOAD // 2
 
 
@@ -74,6 +81,12 @@ def listing_batches(files: list[FileInfo]) -> list[Listing]:
 
 class SessionOver(Exception):
     """The session ends after a last ERROR (already queued)."""
+
+
+class DataTimeout(PeerTimeout):
+    """An upload sent no data for ``data_timeout`` seconds: its slot is freed."""
+
+    reason = "data-timeout"
 
 
 class NetlabSession:
@@ -103,7 +116,9 @@ class NetlabSession:
                           error=exc.message)
                 self._farewell(Error(wire_code(exc), exc.message))
                 return
-            if isinstance(exc, PeerTimeout):
+            if isinstance(exc, DataTimeout):
+                self._farewell(Error(UploadErrorCode.TIMEOUT, f"upload stalled: {exc}"))
+            elif isinstance(exc, PeerTimeout):
                 self._farewell(Error(UploadErrorCode.IDLE_TIMEOUT, str(exc)))
             raise exc from None
 
@@ -159,7 +174,7 @@ class NetlabSession:
             return
         try:
             partial = await ctx.store.begin(put.name, put.size, put.sha256,
-                                            overwrite=put.overwrite)
+                                            overwrite=put.overwrite, resume=put.resume)
         except Refused as exc:
             ctx.count("uploads_refused")
             await self._refuse(exc.code, exc.message, name=put.name, size=put.size)
@@ -169,8 +184,9 @@ class NetlabSession:
         self._log("upload-start", name=partial.final.name, size=put.size, offset=partial.offset)
         started = time.monotonic()
         stored: bool | None = False
+        keep = True
         try:
-            await self._send(Ready(partial.offset))
+            await self._send(Ready(partial.offset, partial.token))
             await self._receive_upload(partial)
             received_at = time.monotonic()
             name, digest = await ctx.store.commit(partial)
@@ -181,12 +197,15 @@ class NetlabSession:
             await self._refuse(exc.code, exc.message, name=put.name)
             return
         except OSError as exc:
+            if exc.errno in DISK_FULL:
+                keep = False  # kept, it would refuse every later upload until it expires
+                ctx.count("partials_removed_disk_full")
             self._io_error(exc)
         finally:
             # Idempotent: closes the staging file unless committed or discarded,
             # keeping its data for a resume. Shielded: it must run on cancel too.
             with trio.CancelScope(shield=True):
-                await ctx.store.release(partial, keep=True)
+                await ctx.store.release(partial, keep=keep)
             if stored is False:
                 self._log("upload-interrupted", level=logging.WARNING,
                           name=partial.final.name, received=partial.received, size=put.size)
@@ -201,34 +220,59 @@ class NetlabSession:
     def _io_error(self, exc: OSError) -> NoReturn:
         """A disk failure: tell the client (last message) and end the session."""
         message = exc.strerror or str(exc)
-        self.ctx.counters.error("io-error")
-        self._log("io-error", level=logging.ERROR, error=message)
-        self._farewell(Error(UploadErrorCode.IO_ERROR, message))
+        code = UploadErrorCode.NO_SPACE if exc.errno in DISK_FULL else UploadErrorCode.IO_ERROR
+        self.ctx.counters.error(code)
+        self._log(code, level=logging.ERROR, error=message)
+        self._farewell(Error(code, message))
         raise SessionOver(message)
 
     async def _receive_upload(self, partial: PartialFile) -> None:
         """Feed DATA to the staging file until END.
 
-        If the client goes away (FIN, reset, timeout, truncated frame), what
-        it sent is still written out before the failure propagates: every
-        byte received is a byte the resume need not send again.
+        If the client goes away (FIN, reset, timeout, truncated frame), is
+        silent for ``data_timeout`` or is cut by shutdown, what it sent is
+        still written out before the failure propagates: every byte received
+        is a byte the resume need not send again.
         """
         failure: Exception | None = None
-        async with open_sink(self.ctx.store.writers(partial)) as feed:
-            while True:
-                try:
-                    event = await self._next_event()
-                except (RemoteProtocolError, RuntimeFailure) as exc:
-                    failure = exc
-                    break
-                if isinstance(event, Data):
-                    await feed(event.data)
-                elif isinstance(event, End):
-                    return
-                else:  # CLOSED: the only other thing the state machine lets through
-                    failure = PeerClosed("connection closed during the upload")
-                    break
-        raise failure
+        timeout = self.ctx.config.data_timeout
+        async with open_sink(self.ctx.store.writers(partial)) as feed, \
+                trio.open_nursery() as watch:
+            receiving = trio.CancelScope()
+            watch.start_soon(self._cut_at_shutdown, receiving)
+            with receiving:
+                while True:
+                    try:
+                        event = await self.conn.next_event(
+                            self.proto, self.ctx.config.receive_size, timeout=timeout)
+                    except PeerTimeout as exc:
+                        failure = DataTimeout(str(exc))
+                        break
+                    except (RemoteProtocolError, RuntimeFailure) as exc:
+                        failure = exc
+                        break
+                    if isinstance(event, Data):
+                        await feed(event.data)
+                    elif isinstance(event, End):
+                        break
+                    else:  # CLOSED: the only other thing the state machine lets through
+                        failure = PeerClosed("connection closed during the upload")
+                        break
+            watch.cancel_scope.cancel()
+        # Leaving the sink wrote every byte received.
+        if receiving.cancelled_caught:
+            self.ctx.count("uploads_cut_by_shutdown")
+            self._farewell(Error(UploadErrorCode.SHUTTING_DOWN,
+                                 f"server is shutting down; {partial.received} bytes kept"))
+            raise SessionOver("shutting down")
+        if failure is not None:
+            raise failure
+
+    async def _cut_at_shutdown(self, receiving: trio.CancelScope) -> None:
+        """At shutdown, stop receiving after half the grace period: the rest is for writing."""
+        await self.ctx.lifecycle.draining.wait()
+        await trio.sleep(self.ctx.config.grace_period / 2)
+        receiving.cancel()
 
     # -- downloads, listing, stat --------------------------------------------------
     async def _get(self, get: Get) -> None:
@@ -238,46 +282,49 @@ class NetlabSession:
         except Refused as exc:
             await self._refuse(exc.code, exc.message, name=get.name)
             return
+        config = self.ctx.config
         try:
             if get.offset > download.size:
                 await self._refuse(UploadErrorCode.BAD_OFFSET,
                                    f"offset {get.offset} beyond the size {download.size}")
                 return
-            await self._send(Meta(download.name, download.size, download.sha256, get.offset))
-            self._log("download", name=download.name, size=download.size, offset=get.offset)
-            await self._send_file(download.fd, get.offset, download.size)
-            await self._send(End())
+            try:
+                async with self.ctx.memory.download(self.conn, config.download_reservation,
+                                                    wait=config.memory_wait):
+                    await self._send(Meta(download.name, download.size, download.sha256,
+                                          get.offset))
+                    self._log("download", name=download.name, size=download.size,
+                              offset=get.offset)
+                    await self._send_file(download.fd, get.offset, download.size)
+                    await self._send(End())
+            except NoMemory as exc:  # raised on entry only: nothing was sent
+                self.ctx.count("downloads_refused_busy")
+                await self._refuse(UploadErrorCode.BUSY, f"{exc}; try again later",
+                                   name=download.name)
+                return
             self.ctx.count("downloads")
         finally:
             os.close(download.fd)
 
     async def _send_file(self, fd: int, offset: int, size: int) -> None:
-        chunk = self.ctx.config.chunk_size
-        send, receive = trio.open_memory_channel[bytes](READ_AHEAD)
-
-        async def read_ahead() -> None:
-            async with send:
-                position = offset
-                while position < size:
-                    want = min(chunk, size - position)
-                    data = await trio.to_thread.run_sync(
-                        os.pread, fd, want, position, limiter=self.ctx.store.limiter
-                    )
-                    if not data:
-                        raise OSError(f"file shrank to {position} bytes while being sent")
-                    await send.send(data)
-                    position += len(data)
-
-        try:
-            async with trio.open_nursery() as nursery, receive:
-                nursery.start_soon(read_ahead)
-                async for data in receive:
-                    await self._send(Data(data))
-        except Exception as group:
-            exc = collapse(group)
-            if isinstance(exc, OSError):
+        """Send the file a chunk at a time, read only when the queue has taken the last one."""
+        chunk = self.ctx.config.download_chunk
+        memory = self.ctx.memory
+        position = offset
+        while position < size:
+            want = min(chunk, size - position)
+            try:
+                data = await trio.to_thread.run_sync(
+                    os.pread, fd, want, position, limiter=self.ctx.store.limiter
+                )
+            except OSError as exc:
                 self._io_error(exc)
-            raise exc from None
+            if not data:
+                self._io_error(OSError(f"file shrank to {position} bytes while being sent"))
+            memory.reading(self.conn, len(data))
+            await self._send(Data(data))  # waits while the queue is full
+            memory.reading(self.conn, 0)
+            position += len(data)
 
     async def _list(self) -> None:
         for batch in listing_batches(await self.ctx.store.list_files()):

@@ -75,7 +75,17 @@ async def open_sink(
                 for send, _ in channels:
                     send.close()
     except BaseExceptionGroup as group:
-        # Only Exceptions reach here as a group of one; let cancellations be.
+        # Let cancellations be. A writer's error (a full disk) comes first: the
+        # feed may also have hit the closed channel of that writer meanwhile.
         if isinstance(group, ExceptionGroup):
-            raise collapse(group) from None
+            disk, _ = group.split(OSError)
+            raise _first(disk) if disk is not None else collapse(group) from None
         raise
+
+
+def _first(group: ExceptionGroup[OSError]) -> OSError:
+    """The first leaf of a group of OS errors."""
+    exc: OSError | ExceptionGroup[OSError] = group
+    while isinstance(exc, ExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc

@@ -2,9 +2,20 @@
 
 Layout: stored files live directly in ``root``; uploads in progress live in
 ``root/.netlab-partial`` (a hidden name, which no client name can take), one
-file per upload keyed by (name, size, SHA-256), so the same upload retried
-after a disconnect finds its data again and resumes. Classic uploads (no
-hash, no resume) use a unique staging name and are deleted on failure.
+file per upload keyed by (name, size, SHA-256, resume token): the token is
+random and issued by the server in READY, so only the client that started an
+upload can find its data again and resume it. Classic uploads (no hash, no
+resume) use a unique staging name and are deleted on failure.
+
+Links: the root and the staging directory are opened once, without following
+symbolic links, and every later call is relative to those descriptors. A
+staging name that is a link (or not a directory) at start-up is removed and
+made again as a directory: nothing it pointed to is touched. The sweep
+deletes only regular files with the staging suffix.
+
+Disk: an upload is admitted only if the quota (default 1 GiB) and the free
+space (``statvfs``, keeping ``min_free_space``) allow its declared size; a
+disk-full error while writing deletes the partial at once.
 
 Admission happens before any data flows and under one lock, so concurrent
 uploads cannot together overshoot the quota: the quota counts stored files,
@@ -17,6 +28,7 @@ worker thread bounded by ``limiter``. The Trio side only keeps dictionaries.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
@@ -32,7 +44,7 @@ import trio
 from services.upload.config import OverwritePolicy, UploadConfig
 from services.upload.events import FileInfo, UploadErrorCode
 from services.upload.names import BadName, clean_name, is_clean
-from services.upload.partial import PartialFile, fsync_dir, hash_fd
+from services.upload.partial import PartialFile, hash_fd, open_dir
 from services.upload.sink import Chunk, WriteBatch
 
 T = TypeVar("T")
@@ -62,10 +74,18 @@ class Download:
     sha256: str
 
 
-def partial_name(name: str, size: int, sha256: str) -> str:
-    """The staging file of one upload, keyed by what the client declared."""
-    key = hashlib.sha256(f"{name}\0{size}\0{sha256}".encode()).hexdigest()
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def partial_name(name: str, size: int, sha256: str, token: str) -> str:
+    """The staging file of one upload: what the client declared and its resume token."""
+    key = hashlib.sha256(f"{name}\0{size}\0{sha256}\0{token}".encode()).hexdigest()
     return key + PARTIAL_SUFFIX
+
+
+def new_token() -> str:
+    """A fresh resume token: 128 random bits, 32 hexadecimal digits."""
+    return secrets.token_hex(16)
 
 
 class Store:
@@ -81,13 +101,41 @@ class Store:
         # name → (inode, size, mtime_ns, sha256): stored files' hashes, so STAT
         # and GET need not re-read a file; checked against fstat on every use.
         self._hashes: dict[str, tuple[int, int, int, str]] = {}
+        self.root_fd = -1
+        self.staging_fd = -1
+        self.replaced_staging = False  # the staging name was a link or a file at start-up
 
     async def _run(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
     async def open(self) -> None:
-        """Create the directories (the root may not exist yet)."""
-        await self._run(lambda: self.staging.mkdir(parents=True, exist_ok=True))
+        """Create and open the directories (the root may not exist yet)."""
+        await self._run(self._open_dirs)
+
+    def _open_dirs(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root_fd = open_dir(self.root)
+        try:
+            self.staging_fd = open_dir(PARTIAL_DIR, dir_fd=self.root_fd)
+        except FileNotFoundError:
+            self.staging_fd = self._make_staging()
+        except OSError as exc:  # a link or a file: not ours to follow or to empty
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            os.unlink(PARTIAL_DIR, dir_fd=self.root_fd)
+            self.replaced_staging = True
+            self.staging_fd = self._make_staging()
+
+    def _make_staging(self) -> int:
+        os.mkdir(PARTIAL_DIR, 0o755, dir_fd=self.root_fd)
+        return open_dir(PARTIAL_DIR, dir_fd=self.root_fd)
+
+    def close(self) -> None:
+        """Close the directory descriptors (the store is done)."""
+        for fd in (self.staging_fd, self.root_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.staging_fd = self.root_fd = -1
 
     @property
     def uploads_in_progress(self) -> int:
@@ -101,22 +149,30 @@ class Store:
             raise Refused(UploadErrorCode.BAD_NAME, str(exc)) from None
 
     async def begin(
-        self, name: str, size: int, sha256: str, *, overwrite: bool
+        self, name: str, size: int, sha256: str, *, overwrite: bool, resume: str = ""
     ) -> PartialFile:
         """Admit an upload and open its staging file (resumed if data is there).
 
-        Raises :class:`Refused` with ``bad-name``, ``too-large``, ``exists``,
-        ``busy`` or ``quota-exceeded``; nothing is reserved then.
+        A netlab upload resumes only the data kept under its ``resume`` token;
+        without one, or with one that matches nothing, it starts over under a
+        fresh token (``partial.token``). Raises :class:`Refused` with
+        ``bad-name``, ``too-large``, ``exists``, ``busy``, ``quota-exceeded``
+        or ``no-space``; nothing is reserved then.
         """
         name = self.check_name(name)
         classic = not sha256
-        staging_name = (
-            f"{CLASSIC_PREFIX}{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
-            if classic
-            else partial_name(name, size, sha256)
-        )
+        token = ""
         final = self.root / name
         async with self._admission:
+            if classic:
+                staging_name = f"{CLASSIC_PREFIX}{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
+            else:
+                token = resume
+                staging_name = partial_name(name, size, sha256, token)
+                if not token or (staging_name not in self._active
+                                 and not await self._run(self._staged, staging_name)):
+                    token = new_token()
+                    staging_name = partial_name(name, size, sha256, token)
             self._check_limits(name, size, staging_name)
             replace = self._replaces(classic, overwrite)
             if not replace and await self._run(os.path.lexists, final):
@@ -124,13 +180,14 @@ class Store:
                 raise Refused(UploadErrorCode.EXISTS, f"{name!r} exists{hint}")
             if await self._run(os.path.isdir, final):
                 raise Refused(UploadErrorCode.EXISTS, f"{name!r} is a directory")
-            await self._check_quota(size, staging_name)
+            await self._check_space(size, staging_name)
             self._active[staging_name] = size
         try:
             return await self._run(
                 lambda: PartialFile.open(
                     self.staging / staging_name, final, size=size, sha256=sha256,
-                    resume=not classic, replace=replace,
+                    resume=not classic, replace=replace, staging_fd=self.staging_fd,
+                    root_fd=self.root_fd, token=token,
                 )
             )
         except BaseException:
@@ -170,11 +227,30 @@ class Store:
                 f"{self.config.max_uploads} uploads in progress; try again later",
             )
 
-    async def _check_quota(self, size: int, staging_name: str) -> None:
+    def _staged(self, staging_name: str) -> bool:
+        """Whether a staging file of that name exists (data kept for a resume)."""
+        try:
+            os.stat(staging_name, dir_fd=self.staging_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    async def _check_space(self, size: int, staging_name: str) -> None:
+        """The quota and the disk's free space, both before any data flows."""
+        stored, partials, free = await self._run(self._disk_usage)
+        kept = partials.get(staging_name, 0)  # a resume writes only the rest
+        # Uploads in flight will still write up to their declared sizes.
+        in_flight = sum(n - partials.get(f, 0) for f, n in self._active.items())
+        needed = size - kept + max(in_flight, 0) + self.config.min_free_space
+        if needed > free:
+            raise Refused(
+                UploadErrorCode.NO_SPACE,
+                f"{size} bytes would leave less than {self.config.min_free_space} bytes "
+                f"free on the disk ({free} free)",
+            )
         quota = self.config.quota
         if quota is None:
             return
-        stored, partials = await self._run(self._disk_usage)
         idle = sum(n for f, n in partials.items() if f not in self._active and f != staging_name)
         used = stored + idle + sum(self._active.values())
         if used + size > quota:
@@ -183,14 +259,16 @@ class Store:
                 f"{size} bytes would exceed the quota of {quota} ({used} in use)",
             )
 
-    def _disk_usage(self) -> tuple[int, dict[str, int]]:
+    def _disk_usage(self) -> tuple[int, dict[str, int], int]:
+        """Bytes stored, bytes of each partial, and bytes free for us on the disk."""
         stored = sum(info.size for info in self._scan())
         partials: dict[str, int] = {}
-        with suppress(FileNotFoundError), os.scandir(self.staging) as entries:
+        with os.scandir(self.staging_fd) as entries:
             for entry in entries:
                 with suppress(OSError):
                     partials[entry.name] = entry.stat(follow_symlinks=False).st_size
-        return stored, partials
+        vfs = os.statvfs(self.staging_fd)
+        return stored, partials, vfs.f_bavail * vfs.f_frsize
 
     def writers(self, partial: PartialFile) -> list[WriteBatch]:
         """Hashing and writing, as two pipelines: they run on two cores at once."""
@@ -217,7 +295,10 @@ class Store:
         return digest
 
     async def release(self, partial: PartialFile, *, keep: bool) -> None:
-        """End an upload that will not be committed; ``keep`` its data for a resume."""
+        """End an upload that will not be committed; ``keep`` its data for a resume.
+
+        Idempotent: the first call closes (or deletes) the staging file.
+        """
         try:
             await self._run(partial.close if keep else partial.discard)
         finally:
@@ -226,7 +307,7 @@ class Store:
     # -- reading ----------------------------------------------------------------
     def _scan(self) -> list[FileInfo]:
         files = []
-        with os.scandir(self.root) as entries:
+        with os.scandir(self.root_fd) as entries:
             for entry in entries:
                 if not is_clean(entry.name):
                     continue
@@ -257,7 +338,7 @@ class Store:
 
     def _open_download(self, name: str) -> Download:
         try:
-            fd = os.open(self.root / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.root_fd)
         except (FileNotFoundError, NotADirectoryError):
             raise Refused(UploadErrorCode.NOT_FOUND, f"no file named {name!r}") from None
         except OSError as exc:  # a symlink (ELOOP) or unreadable: not ours to serve
@@ -280,18 +361,20 @@ class Store:
 
     # -- expiry -------------------------------------------------------------
     def _expire(self, now: float) -> list[str]:
+        """Delete expired partials: regular ``*.part`` files only, by name in the staging fd."""
         expired = []
         cutoff = now - self.config.partial_ttl
-        with suppress(FileNotFoundError), os.scandir(self.staging) as entries:
+        with os.scandir(self.staging_fd) as entries:
             for entry in entries:
-                if entry.name in self._active:
+                if entry.name in self._active or not entry.name.endswith(PARTIAL_SUFFIX):
                     continue
                 with suppress(OSError):
-                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                        os.unlink(entry.path)
+                    st = entry.stat(follow_symlinks=False)
+                    if stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff:
+                        os.unlink(entry.name, dir_fd=self.staging_fd)
                         expired.append(entry.name)
         if expired:
-            fsync_dir(self.staging)
+            os.fsync(self.staging_fd)
         return expired
 
     async def expire_partials(self, now: float | None = None) -> list[str]:

@@ -31,7 +31,7 @@ def test_serve_defaults_are_the_configs_on_the_upload_port(ran: list[UploadConfi
     result = serve()
     assert result.exit_code == 0, result.output
     assert ran == [UploadConfig(port=DEFAULT_PORT)]
-    assert (ran[0].root, ran[0].max_file_size, ran[0].quota) == (Path("uploads"), 4 << 30, None)
+    assert (ran[0].root, ran[0].max_file_size, ran[0].quota) == (Path("uploads"), 4 << 30, 1 << 30)
     assert ran[0].overwrite is OverwritePolicy.ON_REQUEST
 
 

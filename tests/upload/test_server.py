@@ -10,7 +10,7 @@ import pytest
 import trio
 import trio.lowlevel
 
-from services.upload.client import ConnectionLost, UploadRefused, open_upload
+from services.upload.client import ConnectionLost, UploadRefused, open_upload, prepare
 from services.upload.codec import Kind
 from services.upload.events import Data, End, Error, FileInfo, Put, Ready, Stored
 from services.upload.partial import fsync_dir
@@ -82,7 +82,8 @@ async def test_upload_cut_at_a_random_byte_leaves_nothing_then_resumes(
     cut = rng.randrange(0, len(body) - HEADER.size)  # always before END
     raw = await FramePeer.upload(server.port)
     await raw.send(Put("cut.bin", len(data), sha256(data)))
-    assert await raw.next() == Ready(0)
+    ready = await raw.next()
+    assert ready == Ready(0)
     assert await send_upload(raw, data, cut=cut) == body
     await raw.aclose()
     await wait_for(lambda: server.counters.connections_open == 0)
@@ -91,9 +92,11 @@ async def test_upload_cut_at_a_random_byte_leaves_nothing_then_resumes(
     expected_offset = payload_bytes_before(cut, data)
 
     offsets: list[int] = []
+    item = await prepare(data, name="cut.bin")
+    assert isinstance(ready, Ready)
+    item.token.value = ready.resume  # the resume token the first READY issued
     async with open_upload("127.0.0.1", server.port) as up:
-        stored = await up.put(data, name="cut.bin",
-                              progress=lambda done, total: offsets.append(done))
+        stored = await up.put(item, progress=lambda done, total: offsets.append(done))
     assert offsets[0] == expected_offset  # resumed exactly where the data stopped
     assert stored.sha256 == sha256(data)
     assert (server.root / "cut.bin").read_bytes() == data
@@ -278,16 +281,18 @@ async def test_eight_concurrent_uploads_of_different_sizes(
     assert server.counters.extra["files_stored"] == 8
 
 
-async def test_same_upload_twice_at_once_is_busy(start_server: StartUpload) -> None:
+async def test_same_upload_resumed_while_in_progress_is_busy(start_server: StartUpload) -> None:
     server = await start_server()
     first = await FramePeer.upload(server.port)
     await first.send(Put("same", 3, sha256(b"abc")))
-    assert await first.next() == Ready(0)
-    async with open_upload("127.0.0.1", server.port) as up:
-        with pytest.raises(UploadRefused) as info:
-            await up.put(b"abc", name="same")
-        assert info.value.code == "busy"
+    ready = await first.next()
+    assert isinstance(ready, Ready)
+    second = await FramePeer.upload(server.port)
+    await second.send(Put("same", 3, sha256(b"abc"), resume=ready.resume))
+    answer = await second.next()
+    assert isinstance(answer, Error) and answer.code == "busy"
     await first.aclose()
+    await second.aclose()
 
 
 async def test_max_uploads_is_refused_with_busy(start_server: StartUpload) -> None:
