@@ -80,6 +80,16 @@ class ExecConfig(ServerConfig):
         " else; 'off' runs commands as the server's uid. Needs root (CAP_SETUID, CAP_SETGID,"
         " CAP_CHOWN); without it the server logs sandbox=off.",
     )
+    auth_max_failures: int = setting(
+        5, type=click.IntRange(min=0),
+        help="Wrong tokens from one address within a minute before its RUNs are refused"
+        " for --auth-block seconds (0: no limit).",
+    )
+    auth_block: float = setting(
+        60.0, type=DURATION,
+        help="Seconds an address that sent too many wrong tokens is refused.",
+    )
+    auth_window: float = 60.0
     drain_timeout: float = 1.0
     read_size: int = 256 * KiB
     pipe_size: int = 1 * MiB

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from services.remote_exec.config import TOKEN_ENV, ExecConfig
 from services.remote_exec.outcome import Outcome, Stop
-from services.remote_exec.policy import Admission
+from services.remote_exec.policy import Admission, AuthThrottle
 from services.remote_exec.sandbox import (
     Lease,
     UidPool,
@@ -27,11 +27,14 @@ class ServerContext(ServiceContext[ExecConfig]):
 
     admission: Admission = field(init=False)
     env: dict[str, str] | None = field(init=False)
+    auth_throttle: AuthThrottle = field(init=False)
     uid_pool: UidPool | None = field(init=False)  # None: the sandbox is off
     sandbox_off: str | None = field(init=False)  # why it is off
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.config.max_concurrent, self.config.max_queued)
+        self.auth_throttle = AuthThrottle(self.config.auth_max_failures,
+                                          self.config.auth_window, self.config.auth_block)
         uids = parse_uid_range(self.config.sandbox_uids)
         self.sandbox_off = unavailable_reason(uids)
         self.uid_pool = UidPool(uids) if uids is not None and self.sandbox_off is None else None

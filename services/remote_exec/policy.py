@@ -12,6 +12,7 @@ when it does not.
 from __future__ import annotations
 
 import hmac
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import trio
@@ -20,6 +21,58 @@ import trio
 def token_matches(expected: str, given: str) -> bool:
     """Compare tokens in constant time (no early exit that would leak a prefix)."""
     return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+class AuthThrottle:
+    """Wrong tokens per peer address: ``max_failures`` within ``window`` s block it ``block`` s.
+
+    While an address is blocked its RUNs are refused before the token is
+    compared, so guessing goes no faster than ``max_failures`` a window.
+    Bounded memory: at most ``max_peers`` addresses are remembered (the
+    oldest forgotten first).
+    """
+
+    def __init__(self, max_failures: int, window: float, block: float,
+                 max_peers: int = 10_000) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self.block = block
+        self.max_peers = max_peers
+        self._failures: dict[str, deque[float]] = {}
+        self._blocked_until: dict[str, float] = {}
+
+    def blocked_for(self, address: str) -> float:
+        """Seconds ``address`` stays blocked (0: it may try)."""
+        until = self._blocked_until.get(address)
+        if until is None:
+            return 0.0
+        left = until - trio.current_time()
+        if left <= 0:
+            del self._blocked_until[address]
+            return 0.0
+        return left
+
+    def failed(self, address: str) -> bool:
+        """Record a wrong token from ``address``; True if that blocks it now."""
+        if self.max_failures <= 0:
+            return False
+        now = trio.current_time()
+        times = self._failures.pop(address, None) or deque()
+        times.append(now)
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if len(times) >= self.max_failures:
+            self._blocked_until[address] = now + self.block
+            return True
+        self._failures[address] = times  # re-inserted: most recent last
+        while len(self._failures) > self.max_peers:
+            del self._failures[next(iter(self._failures))]
+        return False
+
+
+def peer_address(peer: str) -> str:
+    """The address part of ``host:port`` / ``[v6]:port``."""
+    return peer.rsplit(":", 1)[0] if ":" in peer else peer
 
 
 class NoSlot(Exception):

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import shutil
 import signal
 import stat
@@ -243,7 +244,10 @@ class Lease:
             return
         with trio.move_on_after(KILL_TIMEOUT):
             while True:
-                left = list(processes_of(self.uid))
+                # A zombie another process must reap (a server killed before it could) runs
+                # nothing; only the living and our own zombies keep the uid from the pool.
+                left = [p for p in processes_of(self.uid)
+                        if p.ppid == me or p.state not in ("Z", "X")]
                 if not left:
                     return
                 for proc in left:
@@ -288,7 +292,11 @@ class UidPool:
     """The uids commands may run as; one command per uid at a time, least recently used first."""
 
     def __init__(self, uids: range, tmp_dir: str | None = None) -> None:
-        self._free = deque(uids)
+        # Starting at a random uid of the range makes a clash with a second server given
+        # the same range (a mistake) unlikely to hit at once.
+        start = random.randrange(len(uids)) if uids else 0
+        self._free = deque(uids[start:])
+        self._free.extend(uids[:start])
         self.size = len(uids)
         self.tmp_dir = tmp_dir
 

@@ -34,7 +34,7 @@ from services.remote_exec.events import (
     Stdout,
 )
 from services.remote_exec.outcome import Limits, Stop
-from services.remote_exec.policy import NoSlot, token_matches
+from services.remote_exec.policy import NoSlot, peer_address, token_matches
 from services.remote_exec.protocol import ExecConnection, Role
 from services.remote_exec.runner import CommandRun, Stopper, Stream
 from services.remote_exec.stdin import StdinBuffer
@@ -103,9 +103,21 @@ class NetlabSession:
     async def _serve_run(self, run: Run) -> bool:
         """Answer one RUN; False when the connection must end."""
         config = self.ctx.config
+        throttle = self.ctx.auth_throttle
+        address = peer_address(self.conn.peer)
+        if (left := throttle.blocked_for(address)) > 0:
+            self.ctx.count("auth_throttled")
+            self.ctx.counters.error("auth-throttled")
+            log_event(self.ctx.logger, "auth-throttled", level=logging.WARNING,
+                      peer=self.conn.peer, retry_in=f"{left:.0f}")
+            self._fatal(ExecErrorCode.AUTH_FAILED,
+                        f"too many wrong tokens from {address}: refused for {left:.0f} s more")
+            return False
         if not token_matches(config.token, run.token):
             self.ctx.count("auth_failed")
-            log_event(self.ctx.logger, "auth-failed", level=logging.WARNING, peer=self.conn.peer)
+            blocked = throttle.failed(address)
+            log_event(self.ctx.logger, "auth-failed", level=logging.WARNING, peer=self.conn.peer,
+                      blocked=blocked)
             self._fatal(ExecErrorCode.AUTH_FAILED, f"wrong or missing token: {TOKEN_HINT}")
             return False
         if not run.command.strip() or "\x00" in run.command:

@@ -288,3 +288,20 @@ async def test_the_library_can_cancel_a_running_command(start_server: StartExec)
         assert result.stdout == b"go\n"
         assert (await ex.run("echo still usable")).stdout == b"still usable\n"
     assert server.counters.extra["ended_cancelled"] == 1
+
+
+async def test_wrong_tokens_from_one_address_are_rate_limited(start_server: StartExec) -> None:
+    """Point 14: after 5 wrong tokens in a minute, even the right token is refused at once."""
+    server = await start_server(auth_max_failures=5, auth_block=60)
+    for _ in range(5):
+        async with open_exec("127.0.0.1", server.port, token="guess") as ex:
+            with pytest.raises(AuthFailed):
+                await ex.run("true")
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
+        with pytest.raises(AuthFailed) as info:
+            await ex.run("echo never")
+    assert "too many wrong tokens" in info.value.message
+    assert server.counters.extra["auth_failed"] == 5
+    assert server.counters.extra["auth_throttled"] == 1
+    assert server.counters.errors_by_reason["auth-throttled"] == 1
+    assert server.counters.extra["commands_started"] == 0
