@@ -22,7 +22,7 @@ import trio
 
 from services.runtime.config import ServerConfig
 from services.runtime.counters import Counters
-from services.runtime.errors import PeerClosed, PeerTimeout, RuntimeFailure
+from services.runtime.errors import PeerClosed, PeerReset, PeerTimeout, RuntimeFailure
 from services.wire.sentinels import Closed, EventSource, NeedData
 
 MAX_BATCH = 256 * 1024
@@ -75,6 +75,7 @@ class PeerConnection:
         self.peer = describe_peer(stream)
         self.failure: RuntimeFailure | None = None
         self.queued = 0
+        self.queued_bytes = 0  # queued for the writer and not yet handed to the socket
         self._send_q, self._recv_q = trio.open_memory_channel[bytes](
             queue_size or config.queue_size
         )
@@ -94,7 +95,7 @@ class PeerConnection:
             try:
                 data = bytes(await self.stream.receive_some(max_bytes))
             except trio.BrokenResourceError as exc:
-                raise PeerClosed(f"connection reset ({exc.__cause__ or exc})") from None
+                raise PeerReset(f"connection reset ({exc.__cause__ or exc})") from None
             except trio.ClosedResourceError:
                 raise PeerClosed("connection closed locally") from None
         if scope.cancelled_caught:
@@ -128,15 +129,23 @@ class PeerConnection:
         except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
             return False
         self.queued += 1
+        self.queued_bytes += len(data)
         return True
 
     async def send(self, data: bytes) -> None:
         """Queue ``data``, waiting for room (back-pressure) at most the send timeout."""
-        with trio.move_on_after(self.config.send_timeout) as scope:
-            try:
-                await self._send_q.send(data)
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                raise self.failure or PeerClosed("connection is closing") from None
+        self.queued_bytes += len(data)  # before the wait: the writer may take it at once
+        sent = False
+        try:
+            with trio.move_on_after(self.config.send_timeout) as scope:
+                try:
+                    await self._send_q.send(data)
+                except (trio.ClosedResourceError, trio.BrokenResourceError):
+                    raise self.failure or PeerClosed("connection is closing") from None
+                sent = True
+        finally:
+            if not sent:
+                self.queued_bytes -= len(data)
         if scope.cancelled_caught:
             raise PeerTimeout(f"peer did not read for {self.config.send_timeout:g} s")
         self.queued += 1
@@ -151,7 +160,7 @@ class PeerConnection:
             self.failure = failure
         while True:
             try:
-                self._recv_q.receive_nowait()
+                self.queued_bytes -= len(self._recv_q.receive_nowait())
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 break
         if farewell:
@@ -178,8 +187,9 @@ class PeerConnection:
                 if scope.cancelled_caught:
                     raise PeerTimeout(f"peer did not read for {self.config.send_timeout:g} s")
                 self.counters.bytes_out += size
+                self.queued_bytes -= size
         except trio.BrokenResourceError as exc:
-            self._fail(PeerClosed(f"connection reset while sending ({exc.__cause__ or exc})"))
+            self._fail(PeerReset(f"connection reset while sending ({exc.__cause__ or exc})"))
         except trio.ClosedResourceError:
             self._fail(PeerClosed("connection closed locally"))
         except PeerTimeout as exc:

@@ -7,6 +7,8 @@
     The peer went away: EOF at a point it was not allowed, a reset
     (``ECONNRESET``), a broken pipe. Trio's ``BrokenResourceError`` is
     translated into this at one place (``PeerConnection``).
+``PeerReset``
+    The ``PeerClosed`` of a reset: counted and logged as ``reset``.
 ``PeerTimeout``
     The peer did not send, or did not accept our bytes, within the configured
     time (idle timeout, send timeout). Half-open peers end up here.
@@ -30,6 +32,12 @@ class PeerClosed(RuntimeFailure):
     """The peer closed or reset the connection."""
 
     reason = "peer-closed"
+
+
+class PeerReset(PeerClosed):
+    """The peer reset the connection (``ECONNRESET``, a broken pipe)."""
+
+    reason = "reset"
 
 
 class PeerTimeout(RuntimeFailure):

@@ -99,8 +99,14 @@ class Server(ABC, Generic[ConfigT, ContextT]):
     async def handle(self, conn: PeerConnection) -> None:
         """Run one connection's session; count and log how it failed, if it did."""
         try:
-            async with conn.session():
-                await self.serve_connection(conn)
+            try:
+                async with conn.session():
+                    await self.serve_connection(conn)
+            except ExceptionGroup as group:
+                # A reset seen by two of the session's tasks at once (its reader
+                # and a sender woken by the writer's failure) arrives as a group
+                # of transport failures: one story, told once.
+                raise transport_failure(group) from None
         except RuntimeFailure as exc:
             if not isinstance(exc, self.uncounted):
                 self.counters.error(exc.reason)
@@ -109,3 +115,18 @@ class Server(ABC, Generic[ConfigT, ContextT]):
         except OSError as exc:
             self.counters.error("io-error")
             log_event(self.logger, "io-error", level=logging.ERROR, peer=conn.peer, error=exc)
+
+
+def transport_failure(group: ExceptionGroup[Exception]) -> Exception:
+    """The first leaf of ``group`` if every leaf is a :class:`RuntimeFailure`, else ``group``."""
+    leaves: list[Exception] = []
+    pending: list[Exception] = [group]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, ExceptionGroup):
+            pending[:0] = list(exc.exceptions)
+        else:
+            leaves.append(exc)
+    if leaves and all(isinstance(leaf, RuntimeFailure) for leaf in leaves):
+        return leaves[0]
+    return group

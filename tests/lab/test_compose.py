@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
+
+import yaml
 
 from lab.compose import Compose, strip_ansi
+from services.runtime.config import ServerConfig
+from services.runtime.main import SPARE_FDS
 
 
 def test_every_command_names_its_project_files_and_profiles() -> None:
@@ -24,3 +29,16 @@ def test_the_stack_settings_are_added_to_the_process_environment() -> None:
 
 def test_terminal_escapes_are_removed_from_logs() -> None:
     assert strip_ansi("\x1b[2Kchat-1  | hello\x1b[0m") == "chat-1  | hello"
+
+
+def test_every_service_has_a_memory_limit_and_room_for_its_clients() -> None:
+    spec = cast(dict[str, Any], yaml.safe_load(Path("compose.yaml").read_text()))
+    services = spec["services"]
+    for name, service in services.items():
+        assert service.get("mem_limit"), f"{name} has no mem_limit"
+    needed = ServerConfig().max_clients + SPARE_FDS
+    for name in ("chat", "exec", "upload"):
+        assert services[name]["ulimits"]["nofile"]["hard"] >= needed, name
+    routes = [arg for arg in services["gateway"]["command"] if arg.startswith("--route=")]
+    # Each relayed connection holds two descriptors: the client's and the upstream's.
+    assert services["gateway"]["ulimits"]["nofile"]["hard"] >= 2 * len(routes) * needed

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import struct
 from typing import Any
 
 import pytest
@@ -238,3 +240,46 @@ async def test_an_http_request_is_refused_before_the_classic_session(
     assert answer.startswith(b"HTTP/1.1 400 ") and b"classic:" not in answer
     assert server.counters.extra["refused_http"] == 1
     assert [line for line in caplog.messages if line.startswith("event=http-refused ")]
+
+
+class ChattyServer(Server[ServerConfig, Context]):
+    """Reads and writes at once, as exec and upload sessions do (a reader task, a writer)."""
+
+    service = "test"
+    context_type = Context
+
+    async def serve_connection(self, conn: PeerConnection) -> None:
+        async def read() -> None:
+            while await conn.receive():
+                pass
+
+        async def write() -> None:
+            while True:
+                await conn.send(b"x" * 65536)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read)
+            nursery.start_soon(write)
+
+
+async def test_a_reset_while_the_server_writes_is_a_connection_error_not_a_crash(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = ChattyServer(ServerConfig(), logger=LOGGER)
+    port = await start(nursery, server)
+    with caplog.at_level(logging.INFO, logger=LOGGER.name):
+        for _ in range(20):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            await stream.send_all(b"go")
+            await stream.receive_some(1)  # the server is writing
+            stream.socket.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            await stream.aclose()
+        await wait_for(lambda: server.counters.connections_total == 20)
+        await wait_for(lambda: server.counters.tasks_open == 0)
+    assert "handler-crash" not in server.counters.errors_by_reason
+    assert server.counters.errors_by_reason["reset"] == 20
+    assert not [r for r in caplog.records if r.exc_info]
+    assert len([m for m in caplog.messages if m.startswith("event=connection-error ")
+                and " reason=reset " in m]) == 20
