@@ -34,8 +34,10 @@ class ServerConfig:
         300.0, type=DURATION,
         help="Seconds a client may stay silent before it is disconnected.",
     )
+    # Long enough for a person typing the first command into the tutorial's exec
+    # client; short enough that silent connections do not pile up.
     handshake_timeout: float = setting(
-        10.0, type=DURATION,
+        30.0, type=DURATION,
         help="Seconds a new client has to send its first message (exec, upload).",
     )
     send_timeout: float = setting(
