@@ -49,6 +49,20 @@ class ServerContext(ServiceContext[ExecConfig]):
         """A sandbox uid for one command (None when the sandbox is off)."""
         return self.uid_pool.lease() if self.uid_pool is not None else None
 
+    def end_timings(self, *, shutdown: bool) -> tuple[float, float]:
+        """(kill grace, drain timeout) for ending a command; at shutdown, fitted in the grace.
+
+        A grace period shorter than ``kill_grace + drain_timeout`` would
+        otherwise cut a command that ignores SIGTERM off before its EXIT.
+        """
+        kill_grace, drain = self.config.kill_grace, self.config.drain_timeout
+        if shutdown:
+            budget = max(0.0, self.config.grace_period - SHUTDOWN_SLACK)
+            if kill_grace + drain > budget:
+                kill_grace = min(kill_grace, budget / 2)
+                drain = min(drain, budget - kill_grace)
+        return kill_grace, drain
+
     @property
     def shutdown_delay(self) -> float:
         """How long a running command may go on once shutdown starts, leaving time to kill it."""

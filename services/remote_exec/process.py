@@ -128,11 +128,11 @@ class ProcessGroup:
             os.killpg(self.pid, signum)
             self.signalled = signal_name(signum)
 
-    async def terminate(self) -> None:
+    async def terminate(self, kill_grace: float | None = None) -> None:
         """SIGTERM the group; SIGKILL it when the shell has exited or ``kill_grace`` passed."""
         if not self.exited:
             self.signal_group(signal.SIGTERM)
-            with trio.move_on_after(self.kill_grace):
+            with trio.move_on_after(self.kill_grace if kill_grace is None else kill_grace):
                 while not self.exited:  # noqa: ASYNC110 - kernel state, polled
                     await trio.sleep(POLL_INTERVAL)
         self.signal_group(signal.SIGKILL)

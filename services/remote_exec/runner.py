@@ -116,10 +116,11 @@ class CommandRun:
                 self.pid = group.pid
                 await on_started(group.pid)
                 stop = await self.stopper.wait()
+                kill_grace, drain = self.ctx.end_timings(shutdown=stop is Stop.SHUTDOWN)
                 if stop is not Stop.EXITED:
-                    await group.terminate()
+                    await group.terminate(kill_grace)
                 await group.kill_all()  # background jobs the shell left behind
-                with trio.move_on_after(config.drain_timeout):
+                with trio.move_on_after(drain):
                     await self._pumps_done.wait()
                 nursery.cancel_scope.cancel()
             returncode = await group.reap()

@@ -222,3 +222,22 @@ async def test_without_sandbox_a_process_that_left_the_group_does_not_hang_the_r
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(escaped, signal.SIGKILL)
+
+
+async def test_a_command_ignoring_sigterm_gets_its_exit_within_a_short_grace(
+    start_server: StartExec,
+) -> None:
+    """Point 12: grace 1 s < kill grace 1 s + drain 1 s (compose's old timings), EXIT still sent."""
+    server = await start_server(grace_period=1.0, kill_grace=1.0)
+    watched = Watched()
+    async with trio.open_nursery() as clients:
+        clients.start_soon(watched.run, server.port, IGNORING_TERM)
+        with trio.fail_after(5):
+            await watched.ready.wait()
+        server.lifecycle.request_shutdown("test")
+    assert watched.result is not None
+    assert watched.result.reason is Reason.SHUTDOWN
+    with trio.fail_after(5):
+        await server.lifecycle.stopped.wait()
+    assert server.counters.extra["ended_shutdown"] == 1
+    assert server.counters.extra["ended_aborted"] == 0
