@@ -1,7 +1,8 @@
 """Each command under its own unprivileged uid, and the end of every process of that uid.
 
-A server that may switch uid (root with CAP_SETUID, CAP_SETGID and
-CAP_CHOWN) lends each command a uid (and the gid of the same number) from
+A server that may switch uid (root with CAP_SETUID, CAP_SETGID, CAP_CHOWN
+and CAP_DAC_READ_SEARCH: the child enters the command's 0700 home before it
+drops to the command's uid) lends each command a uid (and the gid of the same number) from
 ``sandbox_uids``, a range no other program may use. The command then cannot
 signal the server, read its memory or ``/proc/PID/environ``, or touch
 another client's command (another uid). It runs in a fresh home directory
@@ -45,8 +46,9 @@ from dataclasses import dataclass
 import trio
 
 PR_SET_DUMPABLE = 4
-CAP_CHOWN, CAP_SETGID, CAP_SETUID = 0, 6, 7
-NEEDED_CAPS = {CAP_CHOWN: "CAP_CHOWN", CAP_SETGID: "CAP_SETGID", CAP_SETUID: "CAP_SETUID"}
+CAP_CHOWN, CAP_DAC_READ_SEARCH, CAP_SETGID, CAP_SETUID = 0, 2, 6, 7
+NEEDED_CAPS = {CAP_CHOWN: "CAP_CHOWN", CAP_DAC_READ_SEARCH: "CAP_DAC_READ_SEARCH",
+               CAP_SETGID: "CAP_SETGID", CAP_SETUID: "CAP_SETUID"}
 KILL_TIMEOUT = 5.0  # SIGKILLed processes die at once; this only bounds a wedged kernel
 POLL_INTERVAL = 0.005
 HELPER_ATTEMPTS = 5

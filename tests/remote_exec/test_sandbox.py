@@ -1,7 +1,8 @@
 """Each command under its own uid: it cannot reach the server, and nothing of it outlives it.
 
-The sandbox needs root (CAP_SETUID, CAP_SETGID, CAP_CHOWN); these tests
-skip otherwise, except the ``sandbox=off`` log line.
+The sandbox needs root (CAP_SETUID, CAP_SETGID, CAP_CHOWN,
+CAP_DAC_READ_SEARCH); these tests skip otherwise, except the ``sandbox=off``
+log line.
 """
 
 from __future__ import annotations
