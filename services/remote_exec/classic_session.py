@@ -38,7 +38,7 @@ from services.remote_exec.policy import NoSlot
 from services.remote_exec.runner import CommandRun, Stopper, Stream
 from services.runtime.acks import ack_now
 from services.runtime.connection import PeerConnection
-from services.runtime.errors import RuntimeFailure
+from services.runtime.errors import PeerTimeout, RuntimeFailure
 from services.runtime.logs import log_event
 from services.wire.sentinels import CLOSED
 
@@ -53,10 +53,26 @@ class ClassicSession:
         self.ctx = ctx
         self.conn = conn
         self.exchange = ClassicExchange()
+        self._held = 0  # bytes of this connection's answer counted in ctx.classic_held
 
     async def run(self, first: bytes) -> None:
         """Serve commands until the client leaves; ``first`` is the first command's bytes."""
-        await self._serve(first)
+        try:
+            await self._serve(first)
+        finally:
+            self._release()
+
+    def _hold(self, size: int) -> bool:
+        """Count ``size`` more bytes of answer against the budget; False if it is spent."""
+        if self.ctx.classic_held + size > self.ctx.config.classic_memory:
+            return False
+        self.ctx.classic_held += size
+        self._held += size
+        return True
+
+    def _release(self) -> None:
+        self.ctx.classic_held -= self._held
+        self._held = 0
 
     async def _serve(self, first: bytes) -> None:
         command = self.exchange.receive_command(first)
@@ -76,18 +92,30 @@ class ClassicSession:
 
     async def _answer(self, result: bytes) -> bool:
         """Length, wait for the ack, result. False if the client left instead of acking."""
-        await self.conn.send(self.exchange.send_length(result))
-        # Not cut short by shutdown: the answer is in flight (serve's grace bounds it).
-        acked = self.exchange.receive_ack(await self._receive())
-        if acked is CLOSED:
-            return False
-        for start in range(0, len(acked), SEND_CHUNK):
-            await self.conn.send(acked[start : start + SEND_CHUNK])
-        return True
+        try:
+            await self.conn.send(self.exchange.send_length(result))
+            # Not cut short by shutdown: the answer is in flight (serve's grace bounds it).
+            # A short limit: the answer sits in memory until the ack.
+            try:
+                chunk = await self._receive(self.ctx.config.classic_ack_timeout)
+            except PeerTimeout:
+                self.ctx.count("classic_ack_timeout")
+                self.ctx.counters.error("classic-ack-timeout")
+                log_event(self.ctx.logger, "classic-ack-timeout", level=logging.WARNING,
+                          peer=self.conn.peer, timeout=self.ctx.config.classic_ack_timeout)
+                return False
+            acked = self.exchange.receive_ack(chunk)
+            if acked is CLOSED:
+                return False
+            for start in range(0, len(acked), SEND_CHUNK):
+                await self.conn.send(acked[start : start + SEND_CHUNK])
+            return True
+        finally:
+            self._release()
 
-    async def _receive(self) -> bytes:
+    async def _receive(self, timeout: float | None = None) -> bytes:
         """One receive, acknowledged now: the client's next send may be waiting on that ACK."""
-        chunk = await self.conn.receive(RECEIVE_SIZE)
+        chunk = await self.conn.receive(RECEIVE_SIZE, timeout=timeout)
         ack_now(self.conn.stream)  # not sticky: the kernel returns to delaying by itself
         return chunk
 
@@ -98,6 +126,14 @@ class ClassicSession:
         if isinstance(command, BadCommand):
             self.ctx.count("commands_refused")
             return command.answer
+        if self.ctx.classic_held >= config.classic_memory:
+            self.ctx.count("commands_refused")
+            self.ctx.count("refused_classic_memory")
+            self.ctx.counters.error("classic-memory")
+            log_event(self.ctx.logger, "busy", peer=self.conn.peer, mode="classic",
+                      error="classic answers use up their memory budget")
+            return note(f"busy: classic answers already hold {self.ctx.classic_held} bytes"
+                        " of the server's memory; try again in a moment")
         try:
             with self.ctx.idle_waits.idle() as scope:
                 await self.ctx.admission.acquire(config.queue_timeout)
@@ -118,8 +154,14 @@ class ClassicSession:
         limits = Limits(config.command_timeout, min(config.output_limit,
                                                     config.classic_output_limit))
         buffers = {Stream.STDOUT: bytearray(), Stream.STDERR: bytearray()}
+        over_budget = False
 
         async def sink(which: Stream, data: bytes) -> None:
+            nonlocal over_budget
+            if not self._hold(len(data)):
+                over_budget = True
+                stopper.stop(Stop.OUTPUT_LIMIT)
+                return
             buffers[which] += data
 
         async def started(pid: int) -> None:
@@ -143,6 +185,10 @@ class ClassicSession:
         self.ctx.record(outcome, peer=self.conn.peer, mode="classic")
         if outcome.stop is Stop.DISCONNECTED:
             return None
+        if over_budget:
+            self.ctx.count("classic_memory_kills")
+            self.ctx.counters.error("classic-memory")
+            return note("command killed: classic answers use up the server's memory budget")
         return choose_result(outcome, bytes(buffers[Stream.STDOUT]),
                              bytes(buffers[Stream.STDERR]), limits)
 

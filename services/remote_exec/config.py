@@ -70,6 +70,15 @@ class ExecConfig(ServerConfig):
         64 * MiB, type=BYTE_SIZE,
         help="Output cap for classic clients (their answer is held whole).",
     )
+    classic_ack_timeout: float = setting(
+        10.0, type=DURATION,
+        help="Seconds a classic client has to ack an answer's length before it is disconnected.",
+    )
+    classic_memory: int = setting(
+        96 * MiB, type=BYTE_SIZE,
+        help="Bytes all classic answers may hold at once; past it a classic command is killed"
+        " and new ones are refused with 'busy'.",
+    )
     kill_grace: float = setting(
         1.0, type=DURATION,
         help="Seconds between SIGTERM and SIGKILL when a command's group is killed.",
@@ -78,7 +87,7 @@ class ExecConfig(ServerConfig):
         "20000-20999",
         help="Uids (and gids) lent one per running command, e.g. 20000-20999, used by nothing"
         " else; 'off' runs commands as the server's uid. Needs root (CAP_SETUID, CAP_SETGID,"
-        " CAP_CHOWN); without it the server logs sandbox=off.",
+        " CAP_CHOWN, CAP_DAC_READ_SEARCH); without it the server logs sandbox=off.",
     )
     auth_max_failures: int = setting(
         5, type=click.IntRange(min=0),
@@ -105,10 +114,11 @@ class ExecConfig(ServerConfig):
         for name in ("max_concurrent", "read_size", "pipe_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("max_queued", "output_limit", "classic_output_limit"):
+        for name in ("max_queued", "output_limit", "classic_output_limit", "classic_memory"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        for name in ("queue_timeout", "command_timeout", "kill_grace", "drain_timeout"):
+        for name in ("queue_timeout", "command_timeout", "kill_grace", "drain_timeout",
+                     "classic_ack_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         uids = parse_uid_range(self.sandbox_uids)

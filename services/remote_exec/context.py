@@ -28,6 +28,7 @@ class ServerContext(ServiceContext[ExecConfig]):
     admission: Admission = field(init=False)
     env: dict[str, str] | None = field(init=False)
     auth_throttle: AuthThrottle = field(init=False)
+    classic_held: int = field(init=False, default=0)  # bytes of classic answers in memory
     uid_pool: UidPool | None = field(init=False)  # None: the sandbox is off
     sandbox_off: str | None = field(init=False)  # why it is off
 

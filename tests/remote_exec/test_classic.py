@@ -174,3 +174,36 @@ async def test_shutdown_closes_an_idle_classic_connection(start_server: StartExe
         assert await receive_exactly(stream, 1) == b""  # closed, nothing sent
     with trio.fail_after(5):
         await server.lifecycle.stopped.wait()
+
+
+async def test_an_answer_not_acked_in_time_is_dropped_with_its_connection(
+    start_server: StartExec,
+) -> None:
+    """Point 3: the answer is held until the ack; a client that never acks is cut off soon."""
+    server = await start_server(classic_ack_timeout=0.3)
+    async with await trio.open_tcp_stream("127.0.0.1", server.port) as stream:
+        await stream.send_all(b"echo held")
+        with trio.fail_after(5):
+            assert await stream.receive_some(64) == b"5"  # "held\n"
+            while await stream.receive_some(64):  # no ack sent: the server closes
+                pass
+    assert server.counters.extra["classic_ack_timeout"] == 1
+    assert server.counters.errors_by_reason["classic-ack-timeout"] == 1
+
+
+async def test_classic_answers_share_a_memory_budget(start_server: StartExec) -> None:
+    """Point 3: answers held for slow ackers are bounded; past the budget: busy, counted."""
+    server = await start_server(classic_memory=1000)
+    async with await trio.open_tcp_stream("127.0.0.1", server.port) as holder:
+        await holder.send_all(b"head -c 1000 /dev/zero")
+        with trio.fail_after(5):
+            assert await holder.receive_some(64) == b"1000"  # held, not acked
+        (answer,) = await ask(server.port, b"echo refused")
+        assert answer.startswith(b"netlab: busy: classic answers already hold 1000 bytes")
+        assert server.counters.extra["refused_classic_memory"] == 1
+    await wait_for(lambda: server.server.ctx.classic_held == 0)
+    (answer,) = await ask(server.port, b"head -c 5000 /dev/zero")
+    assert answer == b"netlab: command killed: classic answers use up the server's memory budget\n"
+    assert server.counters.extra["classic_memory_kills"] == 1
+    (answer,) = await ask(server.port, b"echo fine")
+    assert answer == b"fine\n"
