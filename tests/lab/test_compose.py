@@ -39,6 +39,12 @@ def test_every_service_has_a_memory_limit_and_room_for_its_clients() -> None:
     needed = ServerConfig().max_clients + SPARE_FDS
     for name in ("chat", "exec", "upload"):
         assert services[name]["ulimits"]["nofile"]["hard"] >= needed, name
-    routes = [arg for arg in services["gateway"]["command"] if arg.startswith("--route=")]
+    gateway = services["gateway"]
+    routes = [arg for arg in gateway["command"] if arg.startswith("--route=")]
+    per_route = int(gateway["environment"]["NETLAB_GATEWAY_MAX_CLIENTS"])
     # Each relayed connection holds two descriptors: the client's and the upstream's.
-    assert services["gateway"]["ulimits"]["nofile"]["hard"] >= 2 * len(routes) * needed
+    assert gateway["ulimits"]["nofile"]["hard"] >= 2 * len(routes) * per_route + SPARE_FDS
+    # Docker engines commonly cap a container's hard limit near 20,000: above it
+    # no container of the lab starts ("error setting rlimit").
+    for name, service in services.items():
+        assert service.get("ulimits", {}).get("nofile", {}).get("hard", 0) <= 16384, name
