@@ -24,6 +24,12 @@ so the tutorial's client, with Nagle on, sends its header alone and a file
 whose bytes start with a digit is stored right. A header that arrives glued to
 more bytes anyway is counted as ``classic_glued_header`` (see
 :mod:`services.upload.classic` for what that can misparse).
+
+Handshake: the first header must be complete within ``handshake_timeout``
+seconds of the client's first byte, however slowly it trickles in; else the
+connection is closed without a word (the tutorial's client could not read
+one) and counted as ``handshake-timeout``. Later headers wait up to
+``idle_timeout`` for each receive.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import trio
 
 from services.runtime.acks import ack_now, delay_acks
 from services.runtime.connection import PeerConnection
+from services.runtime.errors import HandshakeTimeout
 from services.runtime.logs import log_event
 from services.upload.classic import FALSE, TRUE, ClassicDecoder, ClassicEvent, ClassicHeader
 from services.upload.context import ServerContext
@@ -68,10 +75,14 @@ class ClassicSession:
             self._log("protocol-error", level=logging.WARNING, code=exc.code, error=exc.message)
 
     async def _serve_files(self) -> None:
+        # One deadline for the whole first header: a per-receive timeout would
+        # let a client sending a byte now and then hold its connection forever.
+        handshake: float | None = trio.current_time() + self.ctx.config.handshake_timeout
         while not self.ctx.lifecycle.is_draining:
             event: ClassicEvent | Closed | None = None
             with self.ctx.idle_waits.idle():
-                event = await self._next()  # between files: drain ends the session
+                event = await self._header(handshake)  # between files: drain ends the session
+            handshake = None  # later headers: the idle timeout alone
             if not isinstance(event, ClassicHeader):
                 return  # CLOSED, or interrupted by draining
             ack_now(self.conn.stream)  # releases the client's data, held by Nagle until now
@@ -83,6 +94,15 @@ class ClassicSession:
 
     async def _next(self) -> ClassicEvent | Closed:
         return await self.conn.next_event(self.decoder, self.ctx.config.receive_size)
+
+    async def _header(self, deadline: float | None) -> ClassicEvent | Closed:
+        """The next header; :class:`HandshakeTimeout` if it is not complete by ``deadline``."""
+        if deadline is None:
+            return await self._next()
+        with trio.move_on_at(deadline):
+            return await self._next()
+        raise HandshakeTimeout(
+            f"no complete NAME|SIZE header within {self.ctx.config.handshake_timeout:g} s")
 
     async def _upload(self, header: ClassicHeader) -> bool:
         """Store one file; False if the connection must end."""

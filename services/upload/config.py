@@ -47,7 +47,9 @@ class UploadConfig(ServerConfig):
     sweep every ``cleanup_interval`` seconds. ``max_uploads`` bounds uploads in
     progress at once (netlab and classic); ``io_threads`` bounds worker threads
     hashing and writing. An upload holds its slot only while data flows: a
-    pause longer than ``data_timeout`` ends it with ``timeout``.
+    pause longer than ``data_timeout`` ends it with ``timeout``, and so does
+    an average below ``min_rate`` bytes per second (0: no minimum), judged
+    from READY once ``data_timeout`` seconds have passed.
 
     Memory: a download reads ``download_chunk`` bytes at a time, only as the
     connection's queue (``queue_size`` messages) takes them, so one download
@@ -76,6 +78,13 @@ class UploadConfig(ServerConfig):
         20.0, type=DURATION,
         help="Seconds an upload may send no data before it ends with 'timeout', "
         "freeing its slot.",
+    )
+    # 1 KiB/s: a trickle far below any real link, yet one byte per data_timeout
+    # (what the data timeout alone lets through) is thousands of times slower.
+    min_rate: int = setting(
+        1 * KiB, type=BYTE_SIZE,
+        help="Bytes per second an upload must average from READY, judged after "
+        "--data-timeout seconds; slower ends with 'timeout', freeing its slot (0: no minimum).",
     )
     transfer_memory: int = setting(
         64 * MiB, type=BYTE_SIZE,
@@ -121,6 +130,8 @@ class UploadConfig(ServerConfig):
             raise ValueError("quota must not be negative")
         if self.min_free_space < 0:
             raise ValueError("min_free_space must not be negative")
+        if self.min_rate < 0:
+            raise ValueError("min_rate must not be negative")
         for name in ("partial_ttl", "cleanup_interval", "data_timeout", "memory_wait"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")

@@ -54,6 +54,7 @@ class UploadServer(SniffingServer[UploadConfig, ServerContext]):
                   min_free_space=self.config.min_free_space,
                   max_file_size=self.config.max_file_size, overwrite=self.config.overwrite,
                   partial_ttl=self.config.partial_ttl, data_timeout=self.config.data_timeout,
+                  min_rate=self.config.min_rate,
                   transfer_memory=self.config.transfer_memory)
 
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:

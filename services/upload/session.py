@@ -7,13 +7,20 @@ or deleted when it can never be stored (bad hash or size). A download's file
 descriptor is closed in the same way.
 
 Error handling: refusals (:class:`Refused`, :class:`CommitError`) are answered
-with ERROR and the connection goes on. Protocol errors, idle timeouts and
+with ERROR and the connection goes on. Protocol errors, timeouts and
 shutdown get a last ERROR and end the connection. Transport failures
 (:class:`RuntimeFailure`) propagate to the server's handler, which logs them.
 A disk-full error deletes the partial at once (a full disk must not stay full).
 
+Handshake: the first request (PUT, LIST, STAT, GET) must be complete within
+``handshake_timeout`` seconds of the preface, however its bytes trickle in, or
+the client gets ``timeout`` and is closed (counted as ``handshake-timeout``);
+later requests wait up to ``idle_timeout`` for each receive, as before.
+
 Slots: an upload holds its slot only while data flows: a pause of
-``data_timeout`` seconds ends it with ``timeout`` (its bytes kept). At
+``data_timeout`` seconds ends it with ``timeout`` (its bytes kept), and so
+does an average below ``min_rate`` bytes per second (:class:`UploadPace`),
+so a byte sent just within each ``data_timeout`` cannot keep a slot. At
 shutdown an upload may receive for half the grace period; then what it
 received is written and the client gets ``shutting-down`` before the
 connection is released.
@@ -22,6 +29,7 @@ connection is released.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from typing import NoReturn
@@ -29,7 +37,7 @@ from typing import NoReturn
 import trio
 
 from services.runtime.connection import PeerConnection, collapse
-from services.runtime.errors import PeerClosed, PeerTimeout, RuntimeFailure
+from services.runtime.errors import HandshakeTimeout, PeerClosed, PeerTimeout, RuntimeFailure
 from services.runtime.logs import log_event
 from services.upload.codec import encode_payload
 from services.upload.context import ServerContext
@@ -89,6 +97,42 @@ class DataTimeout(PeerTimeout):
     reason = "data-timeout"
 
 
+class SlowUpload(PeerTimeout):
+    """An upload averaged less than ``min_rate`` bytes per second: its slot is freed."""
+
+    reason = "slow-upload"
+
+
+class UploadPace:
+    """How long to wait for an upload's next bytes, and whether the rate or silence ends it.
+
+    Sans-IO: the session adds what it waited and what it received. Silence is
+    bounded by ``data_timeout`` per wait; the average by ``min_rate``: after
+    ``waited`` seconds the client must have sent ``min_rate * waited`` bytes,
+    judged only once ``data_timeout`` seconds have passed (a grace for a
+    connection's slow start), and never more than the ``due`` bytes the
+    upload still has to send. Only time spent waiting for the client counts:
+    time the server spends on its own disk is not the client's slowness.
+    """
+
+    def __init__(self, *, data_timeout: float, min_rate: int, due: int) -> None:
+        self.data_timeout = data_timeout
+        self.min_rate = min_rate
+        self.due = due
+        self.received = 0
+        self.waited = 0.0
+
+    def next_wait(self) -> tuple[float, bool]:
+        """Seconds the next wait may last, and True if the rate (not silence) sets it."""
+        if not self.min_rate or self.received >= self.due:
+            return self.data_timeout, False
+        # The received bytes cover the rate until waited reaches received / min_rate.
+        budget = max(self.data_timeout, self.received / self.min_rate) - self.waited
+        if budget < self.data_timeout:  # on a tie silence wins: it is the plainer reason
+            return max(budget, 0.0), True
+        return self.data_timeout, False
+
+
 class NetlabSession:
     """One netlab-mode client: requests one at a time until it leaves."""
 
@@ -118,18 +162,24 @@ class NetlabSession:
                 return
             if isinstance(exc, DataTimeout):
                 self._farewell(Error(UploadErrorCode.TIMEOUT, f"upload stalled: {exc}"))
+            elif isinstance(exc, (SlowUpload, HandshakeTimeout)):
+                self._farewell(Error(UploadErrorCode.TIMEOUT, str(exc)))
             elif isinstance(exc, PeerTimeout):
                 self._farewell(Error(UploadErrorCode.IDLE_TIMEOUT, str(exc)))
             raise exc from None
 
     async def _serve_requests(self) -> None:
+        # One deadline for the whole first request: a per-receive timeout would
+        # let a client sending a byte now and then hold its connection forever.
+        handshake: float | None = trio.current_time() + self.ctx.config.handshake_timeout
         while True:
             if self.ctx.lifecycle.is_draining:
                 self._farewell(Error(UploadErrorCode.SHUTTING_DOWN, "server is shutting down"))
                 return
             event: Event | Closed | None = None
             with self.ctx.idle_waits.idle():
-                event = await self._next_event()
+                event = await self._next_event(handshake)
+            handshake = None  # later requests: the idle timeout alone
             if event is None:
                 continue  # interrupted by draining: the loop says goodbye
             if event is CLOSED:
@@ -147,8 +197,14 @@ class NetlabSession:
             except OSError as exc:  # the directory itself failed (permissions, disk)
                 self._io_error(exc)
 
-    async def _next_event(self) -> Event | Closed:
-        return await self.conn.next_event(self.proto, self.ctx.config.receive_size)
+    async def _next_event(self, deadline: float | None = None) -> Event | Closed:
+        """The next request; :class:`HandshakeTimeout` if it is not complete by ``deadline``."""
+        if deadline is None:
+            return await self.conn.next_event(self.proto, self.ctx.config.receive_size)
+        with trio.move_on_at(deadline):
+            return await self.conn.next_event(self.proto, self.ctx.config.receive_size)
+        raise HandshakeTimeout(
+            f"no complete first request within {self.ctx.config.handshake_timeout:g} s")
 
     async def _send(self, event: Event) -> None:
         await self.conn.send(self.proto.send(event))
@@ -230,28 +286,40 @@ class NetlabSession:
         """Feed DATA to the staging file until END.
 
         If the client goes away (FIN, reset, timeout, truncated frame), is
-        silent for ``data_timeout`` or is cut by shutdown, what it sent is
-        still written out before the failure propagates: every byte received
-        is a byte the resume need not send again.
+        silent for ``data_timeout``, falls below ``min_rate`` or is cut by
+        shutdown, what it sent is still written out before the failure
+        propagates: every byte received is a byte the resume need not send again.
         """
         failure: Exception | None = None
-        timeout = self.ctx.config.data_timeout
+        config = self.ctx.config
+        pace = UploadPace(data_timeout=config.data_timeout, min_rate=config.min_rate,
+                          due=partial.size - partial.offset)
+        too_slow = False
         async with open_sink(self.ctx.store.writers(partial)) as feed, \
                 trio.open_nursery() as watch:
             receiving = trio.CancelScope()
             watch.start_soon(self._cut_at_shutdown, receiving)
             with receiving:
                 while True:
-                    try:
-                        event = await self.conn.next_event(
-                            self.proto, self.ctx.config.receive_size, timeout=timeout)
-                    except PeerTimeout as exc:
-                        failure = DataTimeout(str(exc))
-                        break
-                    except (RemoteProtocolError, RuntimeFailure) as exc:
-                        failure = exc
+                    limit, by_rate = pace.next_wait()
+                    started = trio.current_time()
+                    # One bound for the whole wait (not each receive): the pace decides it.
+                    with trio.move_on_after(limit) as waiting:
+                        try:
+                            event = await self.conn.next_event(
+                                self.proto, config.receive_size, timeout=math.inf)
+                        except (RemoteProtocolError, RuntimeFailure) as exc:
+                            failure = exc
+                            break
+                    pace.waited += trio.current_time() - started
+                    if waiting.cancelled_caught:
+                        if by_rate:
+                            too_slow = True
+                        else:
+                            failure = DataTimeout(f"no data for {limit:g} s")
                         break
                     if isinstance(event, Data):
+                        pace.received += len(event.data)
                         await feed(event.data)
                     elif isinstance(event, End):
                         break
@@ -265,6 +333,10 @@ class NetlabSession:
             self._farewell(Error(UploadErrorCode.SHUTTING_DOWN,
                                  f"server is shutting down; {partial.received} bytes kept"))
             raise SessionOver("shutting down")
+        if too_slow:  # said after the sink is closed: then the bytes kept are known
+            raise SlowUpload(
+                f"upload slower than --min-rate {config.min_rate} B/s: {pace.received} bytes "
+                f"in {pace.waited:.1f} s; {partial.received} bytes kept for a resume")
         if failure is not None:
             raise failure
 

@@ -1,7 +1,12 @@
-"""The upload server against hostile or careless peers: memory, disk, links, resume, slots."""
+"""The upload server against hostile or careless peers: memory, disk, links, resume, slots.
+
+The handshake and rate tests run on trio's MockClock (``server_clock``): the
+clients' pauses of many seconds take no real time, and the times asserted are exact.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -15,12 +20,24 @@ import trio
 from services.upload.client import UploadRefused, open_upload
 from services.upload.codec import decode_payload
 from services.upload.config import UploadConfig
-from services.upload.events import Data, End, Error, Get, Put, Ready, Stored
+from services.upload.events import (
+    Data,
+    End,
+    Error,
+    Get,
+    ListFiles,
+    Listing,
+    Put,
+    Ready,
+    Stat,
+    Stored,
+)
 from services.upload.partial import PartialFile
 from services.upload.protocol import Role, UploadConnection
+from services.upload.session import UploadPace
 from services.upload.storage import PARTIAL_DIR
 from services.wire.preface import encode_preface
-from tests.support.peers import FramePeer, send_upload
+from tests.support.peers import HOST, FramePeer, send_upload
 from tests.support.servers import StartUpload
 from tests.support.storage import partials, sha256, stored_names
 from tests.support.waiting import wait_for
@@ -268,3 +285,155 @@ async def test_silent_uploads_do_not_hold_the_slots(start_server: StartUpload) -
     async with open_upload("127.0.0.1", server.port) as up:
         stored = await up.put(b"xyz", name="c")
     assert stored.name == "c"
+
+
+async def trickle(peer: FramePeer, chunks: list[bytes], pause: float) -> None:
+    """Send each chunk, then wait ``pause`` seconds; until the server closes."""
+    try:
+        for chunk in chunks:
+            await peer.stream.send_all(chunk)
+            await trio.sleep(pause)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass  # closed by the server: what the test waits for
+
+
+async def test_a_trickled_upload_below_the_minimum_rate_loses_its_slot_and_keeps_its_bytes(
+    start_server: StartUpload, server_clock: trio.testing.MockClock
+) -> None:
+    server = await start_server(max_uploads=1, data_timeout=20, min_rate=1024)
+    data = os.urandom(100_000)
+    peer = await FramePeer.upload(server.port)
+    await peer.send(Put("slow.bin", len(data), sha256(data)))
+    ready = await peer.next()
+    assert isinstance(ready, Ready) and ready.offset == 0
+    started = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        # A byte every 19 s: always within the data timeout, far below 1 KiB/s.
+        frames = [peer.proto.send(Data(data[i : i + 1])) for i in range(len(data))]
+        nursery.start_soon(trickle, peer, frames, 19)
+        events = await peer.until_closed(timeout=100)
+        nursery.cancel_scope.cancel()
+    await peer.aclose()
+    # Judged at the end of the grace (data_timeout): 2 bytes in 20 s.
+    assert trio.current_time() - started == pytest.approx(20)
+    assert len(events) == 1 and isinstance(events[0], Error)
+    assert events[0].code == "timeout" and "--min-rate 1024 B/s" in events[0].message
+    await wait_for(lambda: server.counters.connections_open == 0)
+    assert server.counters.errors_by_reason["slow-upload"] == 1
+    async with open_upload("127.0.0.1", server.port) as up:  # the only slot is free
+        await up.put(b"xyz", name="c")
+    (kept,) = partials(server.root)
+    assert (server.root / PARTIAL_DIR / kept).stat().st_size == 2
+    back = await FramePeer.upload(server.port)  # the token resumes it after the kept bytes
+    await back.send(Put("slow.bin", len(data), sha256(data), resume=ready.resume))
+    assert await back.next() == Ready(2, ready.resume)
+    await send_upload(back, data[2:])
+    assert await back.next() == Stored("slow.bin", len(data), sha256(data))
+    await back.aclose()
+
+
+async def test_an_upload_averaging_the_minimum_rate_may_pause(
+    start_server: StartUpload, server_clock: trio.testing.MockClock
+) -> None:
+    server = await start_server(data_timeout=20, min_rate=1024)
+    data = os.urandom(80_000)
+    peer = await FramePeer.upload(server.port)
+    await peer.send(Put("paused.bin", len(data), sha256(data)))
+    assert await peer.next() == Ready(0)
+    # Silent for 15 s at a time, yet never behind 1 KiB/s once the grace is over:
+    # 40,000 bytes at 15 s cover 39 s, 80,000 at 30 s all the file.
+    for start in (0, 40_000):
+        await trio.sleep(15)
+        await peer.send(Data(data[start : start + 40_000]))
+    await trio.sleep(15)
+    await peer.send(End())
+    assert await peer.next(timeout=100) == Stored("paused.bin", len(data), sha256(data))
+    await peer.aclose()
+    assert server.counters.errors_by_reason["slow-upload"] == 0
+
+
+def test_the_pace_waits_for_silence_until_the_rate_falls_behind() -> None:
+    pace = UploadPace(data_timeout=20, min_rate=1000, due=10_000)
+    assert pace.next_wait() == (20, False)  # the grace: silence alone ends it
+    pace.received, pace.waited = 10_000, 5.0  # all it owes: only END is due
+    assert pace.next_wait() == (20, False)
+    pace.received, pace.waited = 2_500, 19.0  # owes 19,000 by now: 1 s left of the grace
+    assert pace.next_wait() == (1.0, True)
+    pace.received, pace.waited = 5_000, 30.0  # already behind
+    assert pace.next_wait() == (0.0, True)
+    pace.received, pace.waited = 5_000, 0.0  # covers 5 s, inside the grace
+    assert pace.next_wait() == (20, False)
+    off = UploadPace(data_timeout=20, min_rate=0, due=10_000)
+    off.waited = 1e6
+    assert off.next_wait() == (20, False)
+
+
+def test_a_negative_minimum_rate_is_refused() -> None:
+    with pytest.raises(ValueError, match="min_rate"):
+        UploadConfig(min_rate=-1)
+
+
+# -- point 5: handshake -------------------------------------------------------------------
+
+
+async def test_a_first_request_trickled_past_the_handshake_timeout_is_closed(
+    start_server: StartUpload, server_clock: trio.testing.MockClock
+) -> None:
+    server = await start_server(handshake_timeout=5, idle_timeout=300)
+    peer = await FramePeer.upload(server.port)
+    started = trio.current_time()
+    put = peer.proto.send(Put("a", 3, sha256(b"abc")))
+    async with trio.open_nursery() as nursery:
+        # Four bytes of the frame's five-byte header, 1.5 s apart: each receive
+        # well inside the idle timeout, the last just before the handshake's end.
+        nursery.start_soon(trickle, peer, [put[i : i + 1] for i in range(4)], 1.5)
+        events = await peer.until_closed(timeout=100)
+        nursery.cancel_scope.cancel()
+    await peer.aclose()
+    assert trio.current_time() - started == pytest.approx(5)
+    assert len(events) == 1 and isinstance(events[0], Error)
+    assert events[0].code == "timeout" and "first request" in events[0].message
+    await wait_for(lambda: server.counters.connections_open == 0)
+    assert server.counters.errors_by_reason["handshake-timeout"] == 1
+
+
+async def test_requests_after_the_first_keep_the_idle_timeout(
+    start_server: StartUpload, server_clock: trio.testing.MockClock
+) -> None:
+    server = await start_server(handshake_timeout=5, idle_timeout=300)
+    peer = await FramePeer.upload(server.port)
+    await peer.send(ListFiles())
+    assert await peer.next() == Listing(())
+    assert await peer.next() == End()
+    await trio.sleep(60)  # far past the handshake timeout, inside the idle timeout
+    await peer.send(Stat("missing"))
+    answer = await peer.next()
+    assert isinstance(answer, Error) and answer.code == "not-found"
+    await peer.aclose()
+    assert server.counters.errors_by_reason["handshake-timeout"] == 0
+
+
+async def test_a_classic_header_trickled_past_the_handshake_timeout_is_closed(
+    start_server: StartUpload, server_clock: trio.testing.MockClock
+) -> None:
+    server = await start_server(handshake_timeout=5, idle_timeout=300)
+    stream = await trio.open_tcp_stream(HOST, server.port)
+    started = trio.current_time()
+
+    async def slow_header() -> None:
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            for byte in b"notes.txt":  # never its '|'
+                await stream.send_all(bytes([byte]))
+                await trio.sleep(1)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(slow_header)
+        with trio.fail_after(100), contextlib.suppress(trio.BrokenResourceError):
+            # Closed without a word (a reset if the last byte was still unread).
+            assert await stream.receive_some(100) == b""
+        nursery.cancel_scope.cancel()
+    await stream.aclose()
+    assert trio.current_time() - started == pytest.approx(5)
+    await wait_for(lambda: server.counters.connections_open == 0)
+    assert server.counters.errors_by_reason["handshake-timeout"] == 1
+    assert stored_names(server.root) == []
