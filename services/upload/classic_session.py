@@ -35,18 +35,20 @@ one) and counted as ``handshake-timeout``. Later headers wait up to
 from __future__ import annotations
 
 import logging
+import math
 
 import trio
 
 from services.runtime.acks import ack_now, delay_acks
 from services.runtime.connection import PeerConnection
-from services.runtime.errors import HandshakeTimeout
+from services.runtime.errors import HandshakeTimeout, PeerTimeout
 from services.runtime.logs import log_event
 from services.upload.classic import FALSE, TRUE, ClassicDecoder, ClassicEvent, ClassicHeader
 from services.upload.context import ServerContext
 from services.upload.events import Data, UploadErrorCode
+from services.upload.pace import DataTimeout, SlowUpload, UploadPace
 from services.upload.partial import CommitError
-from services.upload.sink import open_sink
+from services.upload.sink import Feed, open_sink
 from services.upload.storage import Refused
 from services.wire.errors import RemoteProtocolError
 from services.wire.sentinels import Closed
@@ -130,8 +132,9 @@ class ClassicSession:
         stored: bool | None = False
         try:
             async with open_sink(ctx.store.writers(partial)) as feed:
-                while isinstance(event := await self._next(), Data):
-                    await feed(event.data)
+                too_slow = await self._receive_file(feed, header.size)
+            if too_slow is not None:  # raised once the sink is closed: no write left behind
+                raise too_slow
             await ctx.store.commit(partial)
             stored = True
         except CommitError as exc:  # a name stored meanwhile ("exists")
@@ -153,6 +156,35 @@ class ClassicSession:
         self._log("stored", name=partial.final.name, size=header.size)
         await self._reply(TRUE)
         return True
+
+    async def _receive_file(
+        self, feed: Feed, size: int
+    ) -> PeerTimeout | None:
+        """Feed the file's bytes to the sink until its end; the timeout that cut it, if any.
+
+        Paced as netlab uploads are (:class:`UploadPace`): a client silent for
+        ``data_timeout``, or averaging less than ``min_rate``, gives its slot
+        back. The tutorial's client cannot read why: the connection closes and
+        the server's log and counters say it.
+        """
+        config = self.ctx.config
+        pace = UploadPace(data_timeout=config.data_timeout, min_rate=config.min_rate, due=size)
+        while True:
+            limit, by_rate = pace.next_wait()
+            started = trio.current_time()
+            with trio.move_on_after(limit) as waiting:  # one bound for the whole wait
+                event = await self.conn.next_event(
+                    self.decoder, config.receive_size, timeout=math.inf)
+            pace.waited += trio.current_time() - started
+            if waiting.cancelled_caught:
+                if by_rate:
+                    return SlowUpload(f"upload slower than --min-rate {config.min_rate} B/s: "
+                                      f"{pace.received} bytes in {pace.waited:.1f} s")
+                return DataTimeout(f"no data for {limit:g} s")
+            if not isinstance(event, Data):
+                return None  # the file's end
+            pace.received += len(event.data)
+            await feed(event.data)
 
     async def _reply(self, answer: bytes) -> None:
         """``true``/``false``; the next header's ACK may wait, so that header arrives alone."""

@@ -32,9 +32,9 @@ from services.upload.events import (
     Stat,
     Stored,
 )
+from services.upload.pace import UploadPace
 from services.upload.partial import PartialFile
 from services.upload.protocol import Role, UploadConnection
-from services.upload.session import UploadPace
 from services.upload.storage import PARTIAL_DIR
 from services.wire.preface import encode_preface
 from tests.support.peers import HOST, FramePeer, send_upload
@@ -437,3 +437,41 @@ async def test_a_classic_header_trickled_past_the_handshake_timeout_is_closed(
     await wait_for(lambda: server.counters.connections_open == 0)
     assert server.counters.errors_by_reason["handshake-timeout"] == 1
     assert stored_names(server.root) == []
+
+
+@pytest.mark.parametrize(
+    ("pause", "reason", "cut_at"),
+    [(19, "slow-upload", 20), (None, "data-timeout", 20)],
+    ids=["a-byte-every-19-s", "silent"],
+)
+async def test_a_classic_upload_too_slow_or_silent_gives_its_slot_back(
+    start_server: StartUpload, server_clock: trio.testing.MockClock,
+    pause: float | None, reason: str, cut_at: float,
+) -> None:
+    server = await start_server(max_uploads=1, data_timeout=20, min_rate=1024)
+    stream = await trio.open_tcp_stream(HOST, server.port)
+    await stream.send_all(b"slow.bin|100000")
+    await wait_for(lambda: partials(server.root) != [])  # the upload has its slot
+    started = trio.current_time()
+
+    async def bytes_now_and_then() -> None:
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            while pause is not None:
+                await stream.send_all(b"x")
+                await trio.sleep(pause)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(bytes_now_and_then)
+        with trio.fail_after(100), contextlib.suppress(trio.BrokenResourceError):
+            # The tutorial's client cannot read why: the connection closes.
+            assert await stream.receive_some(100) == b""
+        nursery.cancel_scope.cancel()
+    await stream.aclose()
+    # Judged from the header (a poll before ``started``): 20 s, not 19 or 25.
+    assert trio.current_time() - started == pytest.approx(cut_at, abs=0.5)
+    await wait_for(lambda: server.counters.connections_open == 0)
+    assert server.counters.errors_by_reason[reason] == 1
+    assert partials(server.root) == []  # classic mode cannot resume: nothing kept
+    async with open_upload("127.0.0.1", server.port) as up:  # the only slot is free
+        await up.put(b"xyz", name="c")
+    assert stored_names(server.root) == ["c"]
