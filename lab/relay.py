@@ -12,7 +12,8 @@ the lab's fault proxy puts its toxics (latency, bandwidth, cuts; model:
 toxiproxy's ``Pipe``). The default, :func:`pass_through`, forwards the chunk
 unchanged. A pipe may send a chunk in pieces, later, changed, or not at all;
 it must not reorder chunks (the relay hands it the next one only once it has
-returned).
+returned). At EOF its direction's :data:`Flush` runs before the FIN is
+passed on: where a pipe sends what it still holds, or delays the close.
 
 A side that leaves our bytes unread for ``send_timeout`` ends the relay
 (``client-send-timeout``, ``upstream-send-timeout``): both connections are
@@ -42,11 +43,18 @@ CHUNK = 64 * 1024
 Send = Callable[[bytes], Awaitable[None]]
 Pipe = Callable[[bytes, Send], Awaitable[None]]
 """``pipe(chunk, send)``: what one direction does with one chunk it received."""
+Flush = Callable[[Send], Awaitable[None]]
+"""``flush(send)``: what one direction does at EOF, before the FIN is passed on."""
 
 
 async def pass_through(chunk: bytes, send: Send) -> None:
     """The pipe of a plain relay: forward the chunk as it is."""
     await send(chunk)
+
+
+async def no_flush(send: Send) -> None:
+    """The flush of a plain relay: nothing held, the FIN goes at once."""
+
 
 
 @dataclass
@@ -64,7 +72,7 @@ class RelayResult:
     reason: str = "done"
 
 
-def _reset_on_close(stream: trio.abc.Stream) -> None:
+def reset_on_close(stream: trio.abc.Stream) -> None:
     """Make the next close send RST instead of FIN (SO_LINGER with timeout 0)."""
     sock = getattr(stream, "socket", None)
     if sock is not None:
@@ -87,7 +95,9 @@ class _Relay:
         self.result = RelayResult()
         self.last_activity = trio.current_time()
 
-    async def pump(self, pipe: Pipe, *, upward: bool, scope: trio.CancelScope) -> None:
+    async def pump(
+        self, pipe: Pipe, flush: Flush, *, upward: bool, scope: trio.CancelScope
+    ) -> None:
         """Move one direction's chunks through ``pipe`` until EOF (passed on) or an error."""
         source, sink = (self.client, self.upstream) if upward else (self.upstream, self.client)
         source_side, sink_side = ("client", "upstream") if upward else ("upstream", "client")
@@ -111,6 +121,7 @@ class _Relay:
             while data := await source.receive_some(CHUNK):
                 self.last_activity = trio.current_time()
                 await pipe(bytes(data), send)  # no copy: sockets return bytes
+            await flush(send)
         except trio.BrokenResourceError:
             self._fail(f"{side}-reset", scope, reset=True)
             return
@@ -126,8 +137,8 @@ class _Relay:
         if self.result.reason == "done":  # the first failure is the story
             self.result.reason = reason
         if reset:  # pass one side's reset on to the other
-            _reset_on_close(self.client)
-            _reset_on_close(self.upstream)
+            reset_on_close(self.client)
+            reset_on_close(self.upstream)
         scope.cancel()
 
     async def watchdog(self, scope: trio.CancelScope) -> None:
@@ -148,13 +159,16 @@ async def relay(
     send_timeout: float = math.inf,
     upward: Pipe = pass_through,
     downward: Pipe = pass_through,
+    upward_flush: Flush = no_flush,
+    downward_flush: Flush = no_flush,
 ) -> RelayResult:
     """Relay until both sides have sent EOF, one resets, or nothing moves for ``idle_timeout``.
 
     A chunk one side does not accept within ``send_timeout`` ends it too.
 
     ``upward`` carries the client's chunks to the upstream, ``downward`` the
-    upstream's to the client.
+    upstream's to the client; ``upward_flush`` and ``downward_flush`` run at
+    each direction's EOF.
     """
     state = _Relay(client, upstream, idle_timeout, send_timeout)
     async with trio.open_nursery() as nursery:
@@ -162,7 +176,9 @@ async def relay(
         pumps = trio.CancelScope()
         with pumps:
             async with trio.open_nursery() as both:
-                both.start_soon(partial(state.pump, upward, upward=True, scope=pumps))
-                both.start_soon(partial(state.pump, downward, upward=False, scope=pumps))
+                both.start_soon(partial(state.pump, upward, upward_flush,
+                                        upward=True, scope=pumps))
+                both.start_soon(partial(state.pump, downward, downward_flush,
+                                        upward=False, scope=pumps))
         nursery.cancel_scope.cancel()
     return state.result

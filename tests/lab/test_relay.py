@@ -15,7 +15,7 @@ import pytest
 import trio
 import trio.testing
 
-from lab.relay import Pipe, RelayResult, Send, relay
+from lab.relay import Flush, Pipe, RelayResult, Send, relay
 from tests.support.waiting import receive_exactly
 
 IDLE = 30.0
@@ -41,13 +41,13 @@ class Relayed:
     """A relay running in a nursery; ``done`` is set with its ``result``."""
 
     def __init__(self, nursery: trio.Nursery, client: trio.abc.HalfCloseableStream,
-                 upstream: trio.abc.HalfCloseableStream, **pipes: Pipe) -> None:
+                 upstream: trio.abc.HalfCloseableStream, **pipes: Pipe | Flush) -> None:
         self.done = trio.Event()
         self.result = RelayResult(reason="running")
         nursery.start_soon(self._run, client, upstream, pipes)
 
     async def _run(self, client: trio.abc.HalfCloseableStream,
-                   upstream: trio.abc.HalfCloseableStream, pipes: dict[str, Pipe]) -> None:
+                   upstream: trio.abc.HalfCloseableStream, pipes: dict[str, Pipe | Flush]) -> None:
         self.result = await relay(client, upstream, idle_timeout=IDLE, **pipes)
         self.done.set()
 
@@ -144,3 +144,26 @@ async def test_a_client_that_never_reads_ends_the_relay_after_the_send_timeout(
                          idle_timeout=IDLE, send_timeout=5.0)
     assert result.reason == "client-send-timeout"
     assert trio.current_time() - started == pytest.approx(5.0)
+
+
+async def test_a_direction_s_flush_sends_what_its_pipe_held_before_the_fin(
+    nursery: trio.Nursery,
+) -> None:
+    client, client_side = memory_pair()
+    upstream, upstream_side = memory_pair()
+    held: list[bytes] = []
+
+    async def hold(chunk: bytes, send: Send) -> None:
+        held.append(chunk)
+
+    async def flush(send: Send) -> None:
+        await send(b"".join(held))
+
+    relayed = Relayed(nursery, client_side, upstream_side, upward=hold, upward_flush=flush)
+    await client.send_all(b"kept ")
+    await client.send_all(b"back")
+    await client.send_eof()
+    await upstream.send_eof()
+    assert await receive_exactly(upstream, 9) == b"kept back"
+    assert await upstream.receive_some(10) == b""
+    assert (await relayed.wait()).bytes_up == 9
