@@ -8,6 +8,9 @@
 ``StackError``
     A stack failed to start, become healthy or stop; the message carries the
     services' logs.
+``ProxyError``
+    The fault proxy refused a request: ``InvalidToxic`` (bad description),
+    ``UnknownName`` (no such proxy, toxic or connection), ``NameTaken``.
 """
 
 from __future__ import annotations
@@ -23,3 +26,19 @@ class EnvironmentProblem(LabError):
 
 class StackError(LabError):
     """A lab stack did not start, become healthy or stop as expected."""
+
+
+class ProxyError(LabError):
+    """A request the fault proxy refuses; subclasses say why (the API's status code)."""
+
+
+class InvalidToxic(ProxyError, ValueError):
+    """A toxic or proxy description that does not parse or is out of range (HTTP 400)."""
+
+
+class UnknownName(ProxyError, LookupError):
+    """No proxy, toxic or open connection by that name or id (HTTP 404)."""
+
+
+class NameTaken(ProxyError):
+    """A proxy or toxic of that name exists already (HTTP 409)."""

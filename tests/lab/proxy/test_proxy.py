@@ -1,0 +1,124 @@
+"""The proxy over loopback TCP: toxics' effects, runtime changes, one-connection targeting."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from lab.errors import NameTaken, UnknownName
+from lab.proxy.toxics import Latency, LimitData, ResetPeer, SlowClose, Timeout
+from tests.lab.proxy.helpers import connect, opened, start_proxy
+from tests.support.waiting import receive_exactly, wait_for
+
+
+async def test_bytes_go_through_and_connections_are_listed(nursery: trio.Nursery) -> None:
+    proxy = await start_proxy(nursery)
+    async with await connect(proxy) as client:
+        await client.send_all(b"hello")
+        assert await receive_exactly(client, 5) == b"hello"
+        (conn,) = proxy.connections.values()
+        await wait_for(lambda: conn.describe()["bytes_down"] == 5)  # counted once sent
+        listed = conn.describe()
+        assert listed["id"] == 1 and listed["bytes_up"] == 5 and listed["bytes_down"] == 5
+        assert str(listed["peer"]).startswith("127.0.0.1:")
+
+
+async def test_latency_delays_the_answer_by_at_least_its_latency(nursery: trio.Nursery) -> None:
+    proxy = await start_proxy(nursery)
+    proxy.add_toxic(Latency(name="slow", latency=200))
+    async with await connect(proxy) as client:
+        start = trio.current_time()
+        await client.send_all(b"ping")
+        assert await receive_exactly(client, 4) == b"ping"
+        assert trio.current_time() - start >= 0.2
+
+
+async def test_limit_data_closes_exactly_after_n_bytes(nursery: trio.Nursery) -> None:
+    proxy = await start_proxy(nursery)
+    proxy.add_toxic(LimitData(name="cut", bytes=10))
+    async with await connect(proxy) as client:
+        await client.send_all(b"0123456789abcdef")
+        assert await receive_exactly(client, 100) == b"0123456789"
+        assert await client.receive_some(10) == b""
+
+
+async def test_reset_peer_resets_the_client(nursery: trio.Nursery) -> None:
+    proxy = await start_proxy(nursery)
+    proxy.add_toxic(ResetPeer(name="rst", timeout=50))
+    async with await connect(proxy) as client:
+        with trio.fail_after(5), pytest.raises(trio.BrokenResourceError) as caught:
+            while await client.receive_some(10):
+                pass
+        assert isinstance(caught.value.__cause__, ConnectionResetError)
+
+
+async def test_timeout_holds_data_until_removed_without_dropping_the_connection(
+    nursery: trio.Nursery,
+) -> None:
+    proxy = await start_proxy(nursery)
+    proxy.add_toxic(Timeout(name="hole", stream="upstream"))
+    async with await connect(proxy) as client:
+        await client.send_all(b"lost")
+        with trio.move_on_after(0.2) as waiting:
+            await client.receive_some(10)
+        assert waiting.cancelled_caught  # nothing came back
+        proxy.remove_toxic("hole")
+        await client.send_all(b"found")
+        assert await receive_exactly(client, 5) == b"found"
+
+
+async def test_timeout_closes_after_its_timeout(nursery: trio.Nursery) -> None:
+    proxy = await start_proxy(nursery)
+    proxy.add_toxic(Timeout(name="hole", timeout=100))
+    async with await connect(proxy) as client:
+        with trio.fail_after(5):
+            assert await client.receive_some(10) == b""
+
+
+async def test_a_toxic_added_at_runtime_affects_an_open_connection(
+    nursery: trio.Nursery,
+) -> None:
+    proxy = await start_proxy(nursery)
+    async with await connect(proxy) as client:
+        await client.send_all(b"before")
+        assert await receive_exactly(client, 6) == b"before"
+        proxy.add_toxic(Latency(name="slow", latency=200))
+        start = trio.current_time()
+        await client.send_all(b"after")
+        assert await receive_exactly(client, 5) == b"after"
+        assert trio.current_time() - start >= 0.2
+
+
+async def test_a_toxic_can_target_one_connection(nursery: trio.Nursery) -> None:
+    proxy = await start_proxy(nursery)
+    async with await connect(proxy) as first, await connect(proxy) as second:
+        await opened(proxy, 2)
+        proxy.add_toxic(Timeout(name="hole", connection=1))
+        await second.send_all(b"free")
+        assert await receive_exactly(second, 4) == b"free"
+        await first.send_all(b"held")
+        with trio.move_on_after(0.2) as waiting:
+            await first.receive_some(10)
+        assert waiting.cancelled_caught
+
+
+async def test_slow_close_delays_the_fin(nursery: trio.Nursery) -> None:
+    proxy = await start_proxy(nursery)
+    proxy.add_toxic(SlowClose(name="late", delay=200, stream="upstream"))
+    async with await connect(proxy) as client:
+        start = trio.current_time()
+        await client.send_eof()
+        with trio.fail_after(5):
+            assert await client.receive_some(10) == b""  # the echo's FIN, after ours got there
+        assert trio.current_time() - start >= 0.2
+
+
+async def test_toxic_names_are_unique_and_targets_must_exist(nursery: trio.Nursery) -> None:
+    proxy = await start_proxy(nursery)
+    proxy.add_toxic(Latency(name="slow"))
+    with pytest.raises(NameTaken):
+        proxy.add_toxic(Latency(name="slow"))
+    with pytest.raises(UnknownName):
+        proxy.add_toxic(Latency(name="other", connection=42))
+    with pytest.raises(UnknownName):
+        proxy.remove_toxic("nothing")

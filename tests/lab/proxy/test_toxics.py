@@ -1,0 +1,95 @@
+"""Toxic stages on their own: pieces and glue, with a recording send and a seeded rng."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import trio
+import trio.testing
+
+from lab.proxy.chain import ToxicChain
+from lab.proxy.toxics import Coalescer, Latency, Link, Slicer, Toxic
+
+
+def link(nursery: trio.Nursery, seed: int = 1) -> Link:
+    def never(reason: str) -> None:
+        raise AssertionError(reason)
+    return Link(random.Random(seed), trio.Lock(), nursery.start_soon, never, never)
+
+
+async def pieces_of(chain: ToxicChain, *chunks: bytes) -> list[bytes]:
+    seen: list[bytes] = []
+
+    async def send(piece: bytes) -> None:
+        seen.append(piece)
+    for chunk in chunks:
+        await chain.pipe(chunk, send)
+    await chain.flush(send)
+    return seen
+
+
+async def test_the_slicer_cuts_chunks_into_pieces_of_at_most_average_plus_variation(
+    nursery: trio.Nursery,
+) -> None:
+    chain = ToxicChain(link(nursery))
+    chain.add(Slicer(name="s", average_size=5, size_variation=2))
+    pieces = await pieces_of(chain, bytes(1000))
+    assert b"".join(pieces) == bytes(1000)
+    assert max(map(len, pieces)) <= 7 and len(pieces) >= 1000 // 7
+
+
+async def test_the_same_seed_gives_the_same_slices(nursery: trio.Nursery) -> None:
+    def sizes(seed: int) -> list[int]:
+        return [len(p) for p in runs[seed]]
+    runs: dict[int, list[bytes]] = {}
+    for seed in (7, 7, 8):
+        chain = ToxicChain(link(nursery, seed))
+        chain.add(Slicer(name="s", average_size=10, size_variation=9))
+        pieces = await pieces_of(chain, bytes(500))
+        if seed in runs:
+            assert [len(p) for p in pieces] == sizes(seed)
+        runs[seed] = pieces
+    assert sizes(7) != sizes(8)
+
+
+async def test_the_coalescer_glues_chunks_written_within_its_window(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock,
+) -> None:
+    chain = ToxicChain(link(nursery))
+    chain.add(Coalescer(name="c", window=100))
+    seen: list[bytes] = []
+
+    async def send(piece: bytes) -> None:
+        seen.append(piece)
+    for part in (b"a", b"b", b"c"):
+        await chain.pipe(part, send)
+        await trio.sleep(0.01)
+    await trio.sleep(0.2)
+    await chain.pipe(b"later", send)
+    await chain.flush(send)  # EOF sends what is held
+    assert seen == [b"abc", b"later"]
+
+
+async def test_latency_holds_each_chunk_at_least_its_latency(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock,
+) -> None:
+    chain = ToxicChain(link(nursery))
+    chain.add(Latency(name="l", latency=300, jitter=50))
+    start = trio.current_time()
+    assert await pieces_of(chain, b"x") == [b"x"]
+    assert 0.25 <= trio.current_time() - start <= 0.35
+
+
+async def test_a_toxic_with_toxicity_zero_never_applies(nursery: trio.Nursery) -> None:
+    chain = ToxicChain(link(nursery))
+    chain.add(Slicer(name="s", average_size=1, toxicity=0.0))
+    assert await pieces_of(chain, b"whole") == [b"whole"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"toxicity": 2.0}, {"stream": "sideways"}, {"name": ""},
+])
+def test_toxics_refuse_values_out_of_range(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        Toxic(**{"name": "t", **bad})  # type: ignore[arg-type]
