@@ -41,9 +41,12 @@ def toxic_from_json(data: object) -> Toxic:
     if set(attributes) - known:
         raise InvalidToxic(f"{kind} has no attribute(s) "
                            f"{', '.join(sorted(set(attributes) - known))}")
+    whole = {f.name for f in dataclasses.fields(cls) if f.type in (int, "int")}
     for key, value in attributes.items():
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise InvalidToxic(f"attribute {key} must be a number")
+        if key in whole and not isinstance(value, int):
+            raise InvalidToxic(f"attribute {key} must be a whole number (bytes)")
     stream = data.get("stream", "downstream")
     connection = data.get("connection")
     toxicity = data.get("toxicity", 1.0)

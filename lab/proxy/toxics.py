@@ -200,8 +200,14 @@ class _Coalescer(Stage):
     async def _flush_later(self) -> None:
         await trio.sleep(_seconds(self.window))
         async with self.link.lock:
-            if self.send is not None:
+            if self.send is None:
+                return
+            try:
                 await self.flush(self.send)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                # The far side went while bytes were held: this connection ends, the
+                # proxy's others go on (the timer runs outside the relay's error path).
+                self.link.close("coalescer: peer gone")
 
     async def flush(self, send: Send) -> None:
         if self.held:

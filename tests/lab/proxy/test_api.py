@@ -7,7 +7,7 @@ import trio
 
 from lab.proxy.api import ControlAPI
 from lab.proxy.client import ControlError, ProxyClient
-from tests.lab.proxy.helpers import start_echo
+from tests.support.proxies import start_echo
 from tests.support.waiting import receive_exactly
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import struct
+
 import pytest
 import trio
 
 from lab.errors import NameTaken, UnknownName
-from lab.proxy.toxics import Latency, LimitData, ResetPeer, SlowClose, Timeout
-from tests.lab.proxy.helpers import connect, opened, start_proxy
+from lab.proxy.toxics import Coalescer, Latency, LimitData, ResetPeer, SlowClose, Timeout
+from tests.support.proxies import connect, opened, start_proxy
 from tests.support.waiting import receive_exactly, wait_for
 
 
@@ -122,3 +125,20 @@ async def test_toxic_names_are_unique_and_targets_must_exist(nursery: trio.Nurse
         proxy.add_toxic(Latency(name="other", connection=42))
     with pytest.raises(UnknownName):
         proxy.remove_toxic("nothing")
+
+
+async def test_a_coalescer_holding_bytes_for_a_vanished_client_ends_only_that_connection(
+    nursery: trio.Nursery,
+) -> None:
+    proxy = await start_proxy(nursery)
+    proxy.add_toxic(Coalescer(name="glue", window=200))
+    doomed = await connect(proxy)
+    await doomed.send_all(b"echoed back into the coalescer")
+    await opened(proxy, 1)
+    # Reset (SO_LINGER 0) while the echo is held: the timer's flush meets a dead peer.
+    doomed.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    await doomed.aclose()
+    await wait_for(lambda: not proxy.connections, timeout=5)
+    async with await connect(proxy) as client:  # the proxy itself is still serving
+        await client.send_all(b"still here")
+        assert await receive_exactly(client, 10) == b"still here"

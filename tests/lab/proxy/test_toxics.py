@@ -93,3 +93,25 @@ async def test_a_toxic_with_toxicity_zero_never_applies(nursery: trio.Nursery) -
 def test_toxics_refuse_values_out_of_range(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         Toxic(**{"name": "t", **bad})  # type: ignore[arg-type]
+
+
+async def test_a_coalescer_flushing_to_a_vanished_peer_closes_its_connection_only(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    closed: list[str] = []
+
+    async def broken(piece: bytes) -> None:
+        raise trio.BrokenResourceError("peer reset")
+
+    def never(reason: str) -> None:
+        raise AssertionError(reason)
+
+    # The timer's nursery stands for the connection's: an error escaping the
+    # flush would end it, and with it the proxy's serving task.
+    async with trio.open_nursery() as connection:
+        held = Link(random.Random(1), trio.Lock(), connection.start_soon, closed.append, never)
+        chain = ToxicChain(held)
+        chain.add(Coalescer(name="c", window=100))
+        await chain.pipe(b"held back", broken)
+        await trio.sleep(0.2)
+    assert closed == ["coalescer: peer gone"]
