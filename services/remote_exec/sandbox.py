@@ -51,7 +51,7 @@ NEEDED_CAPS = {CAP_CHOWN: "CAP_CHOWN", CAP_DAC_READ_SEARCH: "CAP_DAC_READ_SEARCH
                CAP_SETGID: "CAP_SETGID", CAP_SETUID: "CAP_SETUID"}
 KILL_TIMEOUT = 5.0  # SIGKILLed processes die at once; this only bounds a wedged kernel
 POLL_INTERVAL = 0.005
-HELPER_ATTEMPTS = 5
+HELPER_ATTEMPTS = 20  # helpers that failed, or rounds without a free pid
 HOME_PREFIX = "netlab-exec-"
 
 
@@ -212,7 +212,14 @@ class Lease:
             return
         self._zombies = None
         for _ in range(HELPER_ATTEMPTS):
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except BlockingIOError:
+                # The uid's own processes hold every pid the container may have (a fork
+                # storm under pids_limit): kill them by pid, reap what is ours, try again.
+                self._kill_by_pid()
+                await trio.sleep(POLL_INTERVAL)
+                continue
             if pid == 0:  # pragma: no cover - the child
                 _kill_uid_then_exit(self.uid, self.gid, self.home)
             status = await _wait_child(pid)
@@ -220,6 +227,22 @@ class Lease:
                 self.home = None
                 return
         raise OSError(f"cannot end the processes of uid {self.uid}")
+
+    def _kill_by_pid(self) -> None:
+        """SIGKILL each live process of the uid by pid (CAP_KILL) and reap our zombies.
+
+        The fallback when no helper can be forked: unlike ``kill(-1)`` as the
+        uid it can race a fork, so :meth:`kill_all` repeats until none is left.
+        """
+        me = os.getpid()
+        for proc in processes_of(self.uid):
+            if proc.state in ("Z", "X"):
+                if proc.ppid == me:
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(proc.pid, os.WNOHANG)
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(proc.pid, signal.SIGKILL)
 
     def _rmdir_home(self) -> bool:
         """Remove the home directory if it is empty (no process of the uid may be alive)."""

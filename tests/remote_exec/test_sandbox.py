@@ -134,3 +134,28 @@ async def test_without_root_the_server_says_the_sandbox_is_off(
     async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
         result = await ex.run("id -u")
     assert int(result.stdout) == os.geteuid()
+
+
+@needs_root
+async def test_processes_holding_every_pid_are_still_ended(
+    start_server: StartExec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fork storm under pids_limit leaves no pid for the killing helper: kill by pid."""
+    real_fork = os.fork
+    refused = []
+
+    def exhausted_twice() -> int:
+        if len(refused) < 2:
+            refused.append(True)
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real_fork()
+
+    server = await start_server(sandbox_uids=UIDS)
+    monkeypatch.setattr(os, "fork", exhausted_twice)
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
+        with trio.fail_after(10):
+            result = await ex.run("setsid sleep 600 & sleep 0.2; id -u")
+    assert result.status == 0 and len(refused) == 2
+    assert not list(processes_of(int(result.stdout.decode())))
+    pool = server.server.ctx.uid_pool
+    assert pool is not None and pool.free == pool.size
