@@ -142,3 +142,13 @@ async def test_a_coalescer_holding_bytes_for_a_vanished_client_ends_only_that_co
     async with await connect(proxy) as client:  # the proxy itself is still serving
         await client.send_all(b"still here")
         assert await receive_exactly(client, 10) == b"still here"
+
+
+async def test_a_toxic_on_both_streams_acts_each_way(nursery: trio.Nursery) -> None:
+    proxy = await start_proxy(nursery)
+    proxy.add_toxic(Latency(name="slow", stream="both", latency=150))
+    async with await connect(proxy) as client:
+        start = trio.current_time()
+        await client.send_all(b"ping")
+        assert await receive_exactly(client, 4) == b"ping"
+        assert trio.current_time() - start >= 0.3  # up to the echo, and back

@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 from lab.proxy.chain import ToxicChain
-from lab.proxy.toxics import Coalescer, Latency, Link, Slicer, Toxic
+from lab.proxy.toxics import Bandwidth, Coalescer, Latency, Link, Slicer, Toxic
 
 
 def link(nursery: trio.Nursery, seed: int = 1) -> Link:
@@ -115,3 +115,33 @@ async def test_a_coalescer_flushing_to_a_vanished_peer_closes_its_connection_onl
         await chain.pipe(b"held back", broken)
         await trio.sleep(0.2)
     assert closed == ["coalescer: peer gone"]
+
+
+async def test_bandwidth_holds_a_chunk_to_its_rate(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock,
+) -> None:
+    chain = ToxicChain(link(nursery))
+    chain.add(Bandwidth(name="b", rate=1000))
+    start = trio.current_time()
+    pieces = await pieces_of(chain, bytes(3000))
+    assert b"".join(pieces) == bytes(3000)
+    assert max(map(len, pieces)) <= 100  # a tenth of a second's worth at a time
+    assert trio.current_time() - start == pytest.approx(3.0)
+
+
+async def test_a_fractional_toxicity_applies_to_a_seeded_share_of_connections(
+    nursery: trio.Nursery,
+) -> None:
+    def applied(seed: int) -> list[bool]:
+        rng = random.Random(seed)
+        marks = []
+        for _ in range(200):
+            never = Link(rng, trio.Lock(), nursery.start_soon, print, print)
+            chain = ToxicChain(never)
+            chain.add(Slicer(name="s", average_size=1, toxicity=0.25))
+            marks.append(type(chain.stages["s"]).__name__ != "Stage")
+        return marks
+
+    first = applied(3)
+    assert first == applied(3)  # the same seed, the same connections
+    assert 30 <= sum(first) <= 70  # about a quarter of 200
