@@ -17,9 +17,13 @@
 ``SlowConsumer``
     The peer reads too slowly: its bounded outgoing queue is full. The server
     disconnects it with a reason rather than stall anyone else.
+
+:func:`leaves` flattens the exception groups Trio nests (one per nursery).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 
 class RuntimeFailure(Exception):
@@ -56,3 +60,13 @@ class SlowConsumer(RuntimeFailure):
     """The peer's outgoing queue overflowed."""
 
     reason = "slow-consumer"
+
+
+def leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    """The exceptions in ``group`` and in the groups nested in it, in order (Trio nests one
+    group per nursery)."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from leaves(exc)
+        else:
+            yield exc

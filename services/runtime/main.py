@@ -25,7 +25,7 @@ import logging
 import resource
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -33,6 +33,7 @@ import trio
 
 from services.runtime.config import ServerConfig
 from services.runtime.counters import Counters
+from services.runtime.errors import leaves
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import configure_logging, log_event
 
@@ -182,16 +183,7 @@ def main(config: ConfigT, server_class: Callable[[ConfigT], RunnableServer]) -> 
     try:
         trio.run(partial(run_server, server, stats_host=config.host, stats_port=config.stats_port))
     except* OSError as failures:
-        reasons = "; ".join(str(exc) for exc in _leaves(failures))
+        reasons = "; ".join(str(exc) for exc in leaves(failures))
         log_event(server.logger, "start-failed", level=logging.ERROR, error=reasons)
         sys.exit(f"netlab: cannot serve: {reasons}")
     sys.stdout.flush()  # the console's and the banner's last lines
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
-    """The exceptions in ``group`` and in the groups nested in it (Trio nests one per nursery)."""
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            yield from _leaves(exc)
-        else:
-            yield exc

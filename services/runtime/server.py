@@ -31,7 +31,7 @@ import trio
 from services.runtime.connection import PeerConnection
 from services.runtime.context import ConfigT, ServiceContext
 from services.runtime.counters import Counters
-from services.runtime.errors import RuntimeFailure
+from services.runtime.errors import RuntimeFailure, leaves
 from services.runtime.idle import IdleWaits
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import get_logger, log_event
@@ -119,14 +119,6 @@ class Server(ABC, Generic[ConfigT, ContextT]):
 
 def transport_failure(group: ExceptionGroup[Exception]) -> Exception:
     """The first leaf of ``group`` if every leaf is a :class:`RuntimeFailure`, else ``group``."""
-    leaves: list[Exception] = []
-    pending: list[Exception] = [group]
-    while pending:
-        exc = pending.pop(0)
-        if isinstance(exc, ExceptionGroup):
-            pending[:0] = list(exc.exceptions)
-        else:
-            leaves.append(exc)
-    if leaves and all(isinstance(leaf, RuntimeFailure) for leaf in leaves):
-        return leaves[0]
-    return group
+    found = list(leaves(group))
+    failures = [leaf for leaf in found if isinstance(leaf, RuntimeFailure)]
+    return failures[0] if found and len(failures) == len(found) else group
