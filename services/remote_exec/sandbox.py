@@ -130,6 +130,11 @@ class ProcInfo:
     ppid: int
     state: str
 
+    @property
+    def dead(self) -> bool:
+        """A zombie (or dying): it runs nothing, it only waits to be reaped."""
+        return self.state in ("Z", "X")
+
 
 def processes_of(uid: int) -> Iterator[ProcInfo]:
     """Every process whose real uid is ``uid`` (zombies too), from ``/proc``."""
@@ -166,7 +171,7 @@ def _kill_uid_then_exit(uid: int, gid: int, home: str | None) -> None:  # pragma
         while True:
             with contextlib.suppress(OSError):
                 os.kill(-1, signal.SIGKILL)  # every process of this uid but the caller
-            alive = [p for p in processes_of(uid) if p.pid != me and p.state not in ("Z", "X")]
+            alive = [p for p in processes_of(uid) if p.pid != me and not p.dead]
             if not alive:
                 break
             if time.monotonic() > deadline:
@@ -207,7 +212,7 @@ class Lease:
         """
         me = os.getpid()
         left = list(processes_of(self.uid))
-        if all(p.ppid == me and p.state in ("Z", "X") for p in left) and self._rmdir_home():
+        if all(p.ppid == me and p.dead for p in left) and self._rmdir_home():
             self._zombies = [p.pid for p in left]
             return
         self._zombies = None
@@ -236,7 +241,7 @@ class Lease:
         """
         me = os.getpid()
         for proc in processes_of(self.uid):
-            if proc.state in ("Z", "X"):
+            if proc.dead:
                 if proc.ppid == me:
                     with contextlib.suppress(ChildProcessError):
                         os.waitpid(proc.pid, os.WNOHANG)
@@ -272,14 +277,14 @@ class Lease:
                 # A zombie another process must reap (a server killed before it could) runs
                 # nothing; only the living and our own zombies keep the uid from the pool.
                 left = [p for p in processes_of(self.uid)
-                        if p.ppid == me or p.state not in ("Z", "X")]
+                        if p.ppid == me or not p.dead]
                 if not left:
                     return
                 for proc in left:
-                    if proc.ppid == me and proc.state in ("Z", "X"):
+                    if proc.ppid == me and proc.dead:
                         with contextlib.suppress(ChildProcessError):
                             os.waitpid(proc.pid, os.WNOHANG)  # noqa: ASYNC222 - a zombie
-                if any(p.state not in ("Z", "X") for p in left):
+                if any(not p.dead for p in left):
                     await self.kill_all()  # something was started as this uid meanwhile
                 await trio.sleep(POLL_INTERVAL)
         raise OSError(f"processes of uid {self.uid} are still there")
