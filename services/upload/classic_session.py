@@ -41,7 +41,7 @@ import trio
 
 from services.runtime.acks import ack_now, delay_acks
 from services.runtime.connection import PeerConnection
-from services.runtime.errors import HandshakeTimeout, PeerTimeout
+from services.runtime.errors import PeerTimeout
 from services.runtime.logs import log_event
 from services.upload.classic import FALSE, TRUE, ClassicDecoder, ClassicEvent, ClassicHeader
 from services.upload.context import ServerContext
@@ -77,13 +77,14 @@ class ClassicSession:
             self._log("protocol-error", level=logging.WARNING, code=exc.code, error=exc.message)
 
     async def _serve_files(self) -> None:
-        # One deadline for the whole first header: a per-receive timeout would
-        # let a client sending a byte now and then hold its connection forever.
+        # One deadline for the whole first header (see ``ctx.next_request``).
         handshake: float | None = trio.current_time() + self.ctx.config.handshake_timeout
         while not self.ctx.lifecycle.is_draining:
             event: ClassicEvent | Closed | None = None
             with self.ctx.idle_waits.idle():
-                event = await self._header(handshake)  # between files: drain ends the session
+                # Between files: drain ends the session.
+                event = await self.ctx.next_request(
+                    self.conn, self.decoder, handshake, "NAME|SIZE header")
             handshake = None  # later headers: the idle timeout alone
             if not isinstance(event, ClassicHeader):
                 return  # CLOSED, or interrupted by draining
@@ -96,15 +97,6 @@ class ClassicSession:
 
     async def _next(self) -> ClassicEvent | Closed:
         return await self.conn.next_event(self.decoder, self.ctx.config.receive_size)
-
-    async def _header(self, deadline: float | None) -> ClassicEvent | Closed:
-        """The next header; :class:`HandshakeTimeout` if it is not complete by ``deadline``."""
-        if deadline is None:
-            return await self._next()
-        with trio.move_on_at(deadline):
-            return await self._next()
-        raise HandshakeTimeout(
-            f"no complete NAME|SIZE header within {self.ctx.config.handshake_timeout:g} s")
 
     async def _upload(self, header: ClassicHeader) -> bool:
         """Store one file; False if the connection must end."""

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import trio
 
+from services.runtime.connection import PeerConnection
 from services.runtime.context import ServiceContext
+from services.runtime.errors import HandshakeTimeout
 from services.upload.config import UploadConfig
 from services.upload.memory import TransferMemory
 from services.upload.storage import Store
+from services.wire.sentinels import Closed, EventSource
+
+EventT = TypeVar("EventT")
 
 
 @dataclass(kw_only=True)
@@ -23,3 +29,20 @@ class ServerContext(ServiceContext[UploadConfig]):
     def __post_init__(self) -> None:
         self.store = Store(self.config, limiter=trio.CapacityLimiter(self.config.io_threads))
         self.memory = TransferMemory(self.config.transfer_memory, self.counters)
+
+    async def next_request(
+        self, conn: PeerConnection, source: EventSource[EventT], deadline: float | None,
+        what: str,
+    ) -> EventT | Closed:
+        """The next event of ``source``; :class:`HandshakeTimeout` if ``what`` (the first
+        request) is not complete by ``deadline``. None: the idle timeout per receive alone.
+
+        One deadline for the whole first request: a per-receive timeout would
+        let a client sending a byte now and then hold its connection forever.
+        """
+        if deadline is None:
+            return await conn.next_event(source, self.config.receive_size)
+        with trio.move_on_at(deadline):
+            return await conn.next_event(source, self.config.receive_size)
+        raise HandshakeTimeout(
+            f"no complete {what} within {self.config.handshake_timeout:g} s")

@@ -128,8 +128,7 @@ class NetlabSession:
             raise exc from None
 
     async def _serve_requests(self) -> None:
-        # One deadline for the whole first request: a per-receive timeout would
-        # let a client sending a byte now and then hold its connection forever.
+        # One deadline for the whole first request (see ``ctx.next_request``).
         handshake: float | None = trio.current_time() + self.ctx.config.handshake_timeout
         while True:
             if self.ctx.lifecycle.is_draining:
@@ -137,7 +136,8 @@ class NetlabSession:
                 return
             event: Event | Closed | None = None
             with self.ctx.idle_waits.idle():
-                event = await self._next_event(handshake)
+                event = await self.ctx.next_request(
+                    self.conn, self.proto, handshake, "first request")
             handshake = None  # later requests: the idle timeout alone
             if event is None:
                 continue  # interrupted by draining: the loop says goodbye
@@ -155,15 +155,6 @@ class NetlabSession:
                         await self._stat(name)
             except OSError as exc:  # the directory itself failed (permissions, disk)
                 self._io_error(exc)
-
-    async def _next_event(self, deadline: float | None = None) -> Event | Closed:
-        """The next request; :class:`HandshakeTimeout` if it is not complete by ``deadline``."""
-        if deadline is None:
-            return await self.conn.next_event(self.proto, self.ctx.config.receive_size)
-        with trio.move_on_at(deadline):
-            return await self.conn.next_event(self.proto, self.ctx.config.receive_size)
-        raise HandshakeTimeout(
-            f"no complete first request within {self.ctx.config.handshake_timeout:g} s")
 
     async def _send(self, event: Event) -> None:
         await self.conn.send(self.proto.send(event))
