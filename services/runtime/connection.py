@@ -66,7 +66,6 @@ class PeerConnection:
         config: ServerConfig,
         counters: Counters,
         logger: logging.Logger,
-        queue_size: int | None = None,
     ) -> None:
         self.stream = stream
         self.config = config
@@ -76,9 +75,7 @@ class PeerConnection:
         self.failure: RuntimeFailure | None = None
         self.queued = 0
         self.queued_bytes = 0  # queued for the writer and not yet handed to the socket
-        self._send_q, self._recv_q = trio.open_memory_channel[bytes](
-            queue_size or config.queue_size
-        )
+        self._send_q, self._recv_q = trio.open_memory_channel[bytes](config.queue_size)
         self._body_scope: trio.CancelScope | None = None
 
     # -- receiving ------------------------------------------------------
