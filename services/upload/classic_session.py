@@ -35,7 +35,6 @@ one) and counted as ``handshake-timeout``. Later headers wait up to
 from __future__ import annotations
 
 import logging
-import math
 
 import trio
 
@@ -46,7 +45,7 @@ from services.runtime.logs import log_event
 from services.upload.classic import FALSE, TRUE, ClassicDecoder, ClassicEvent, ClassicHeader
 from services.upload.context import ServerContext
 from services.upload.events import Data, UploadErrorCode
-from services.upload.pace import DataTimeout, SlowUpload, UploadPace
+from services.upload.pace import UploadPace
 from services.upload.partial import CommitError
 from services.upload.sink import Feed, open_sink
 from services.upload.storage import Refused
@@ -162,17 +161,9 @@ class ClassicSession:
         config = self.ctx.config
         pace = UploadPace(data_timeout=config.data_timeout, min_rate=config.min_rate, due=size)
         while True:
-            limit, by_rate = pace.next_wait()
-            started = trio.current_time()
-            with trio.move_on_after(limit) as waiting:  # one bound for the whole wait
-                event = await self.conn.next_event(
-                    self.decoder, config.receive_size, timeout=math.inf)
-            pace.waited += trio.current_time() - started
-            if waiting.cancelled_caught:
-                if by_rate:
-                    return SlowUpload(f"upload slower than --min-rate {config.min_rate} B/s: "
-                                      f"{pace.received} bytes in {pace.waited:.1f} s")
-                return DataTimeout(f"no data for {limit:g} s")
+            event = await self.ctx.paced_event(self.conn, self.decoder, pace)
+            if isinstance(event, PeerTimeout):
+                return event
             if not isinstance(event, Data):
                 return None  # the file's end
             pace.received += len(event.data)

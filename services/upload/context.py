@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -9,9 +10,10 @@ import trio
 
 from services.runtime.connection import PeerConnection
 from services.runtime.context import ServiceContext
-from services.runtime.errors import HandshakeTimeout
+from services.runtime.errors import HandshakeTimeout, PeerTimeout
 from services.upload.config import UploadConfig
 from services.upload.memory import TransferMemory
+from services.upload.pace import DataTimeout, SlowUpload, UploadPace
 from services.upload.storage import Store
 from services.wire.sentinels import Closed, EventSource
 
@@ -46,3 +48,24 @@ class ServerContext(ServiceContext[UploadConfig]):
             return await conn.next_event(source, self.config.receive_size)
         raise HandshakeTimeout(
             f"no complete {what} within {self.config.handshake_timeout:g} s")
+
+    async def paced_event(
+        self, conn: PeerConnection, source: EventSource[EventT], pace: UploadPace
+    ) -> EventT | Closed | PeerTimeout:
+        """The next event of an upload within what ``pace`` allows (both modes).
+
+        Returns, not raises, :class:`DataTimeout` or :class:`SlowUpload` when
+        the wait runs out, so the caller can close its sink first. One bound
+        for the whole wait (not each receive): the pace decides it.
+        """
+        limit, by_rate = pace.next_wait()
+        started = trio.current_time()
+        with trio.move_on_after(limit) as waiting:
+            event = await conn.next_event(source, self.config.receive_size, timeout=math.inf)
+        pace.waited += trio.current_time() - started
+        if not waiting.cancelled_caught:
+            return event
+        if by_rate:
+            return SlowUpload(f"upload slower than --min-rate {self.config.min_rate} B/s: "
+                              f"{pace.received} bytes in {pace.waited:.1f} s")
+        return DataTimeout(f"no data for {limit:g} s")

@@ -5,8 +5,8 @@ An upload holds one of ``--max-uploads`` slots. A client sending nothing for
 average below ``min_rate``), would hold it for as long as it likes: either
 ends the upload with :class:`DataTimeout` or :class:`SlowUpload`, counted
 under their ``reason``. Both sessions (netlab and classic) pace their
-uploads with :class:`UploadPace`; time is an argument, so it is tested
-without a clock.
+uploads with :class:`UploadPace`, waiting through ``ServerContext.paced_event``;
+time is an argument here, so it is tested without a clock.
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ connection is released.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from typing import NoReturn
@@ -251,22 +250,16 @@ class NetlabSession:
             watch.start_soon(self._cut_at_shutdown, receiving)
             with receiving:
                 while True:
-                    limit, by_rate = pace.next_wait()
-                    started = trio.current_time()
-                    # One bound for the whole wait (not each receive): the pace decides it.
-                    with trio.move_on_after(limit) as waiting:
-                        try:
-                            event = await self.conn.next_event(
-                                self.proto, config.receive_size, timeout=math.inf)
-                        except (RemoteProtocolError, RuntimeFailure) as exc:
-                            failure = exc
-                            break
-                    pace.waited += trio.current_time() - started
-                    if waiting.cancelled_caught:
-                        if by_rate:
-                            too_slow = True
-                        else:
-                            failure = DataTimeout(f"no data for {limit:g} s")
+                    try:
+                        event = await self.ctx.paced_event(self.conn, self.proto, pace)
+                    except (RemoteProtocolError, RuntimeFailure) as exc:
+                        failure = exc
+                        break
+                    if isinstance(event, SlowUpload):
+                        too_slow = True  # told below, with the bytes kept
+                        break
+                    if isinstance(event, PeerTimeout):
+                        failure = event
                         break
                     if isinstance(event, Data):
                         pace.received += len(event.data)
