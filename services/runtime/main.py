@@ -27,11 +27,12 @@ import signal
 import sys
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import trio
 
 from services.runtime.config import ServerConfig
+from services.runtime.context import ConfigT
 from services.runtime.counters import Counters
 from services.runtime.errors import leaves
 from services.runtime.lifecycle import Lifecycle
@@ -40,8 +41,6 @@ from services.runtime.logs import configure_logging, log_event
 STATS_SEND_TIMEOUT = 2.0
 SPARE_FDS = 64
 """Descriptors a server needs besides one per client: listeners, logs, pipes, files."""
-
-ConfigT = TypeVar("ConfigT", bound=ServerConfig)
 
 
 async def shutdown_on_signals(
