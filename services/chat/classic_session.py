@@ -10,13 +10,10 @@ recorded as the member's leave reason and propagates to the server's handler.
 
 from __future__ import annotations
 
-import logging
-
 from services.chat.classic import CLASSIC_RECV, ClassicDecoder
 from services.chat.context import ServerContext
 from services.chat.directory import Member
 from services.runtime.errors import PeerClosed, PeerTimeout
-from services.runtime.logs import log_event
 from services.wire.errors import RemoteProtocolError
 
 
@@ -40,10 +37,7 @@ class ClassicSession:
                 texts = decoder.messages(chunk)
             except RemoteProtocolError as exc:
                 # A classic client cannot read an error line as an error: close.
-                self.ctx.counters.error(exc.code)
-                log_event(self.ctx.logger, "protocol-error", level=logging.WARNING,
-                          peer=conn.peer, code=exc.code, detail=exc.message, mode="classic")
-                member.leave_reason = exc.code
+                self.ctx.protocol_error(member, exc, mode="classic")
                 return
             for text in texts:
                 self.ctx.directory.say(member, text)

@@ -21,6 +21,7 @@ from services.chat.ratelimit import TokenBucket
 from services.runtime.connection import PeerConnection
 from services.runtime.context import ServiceContext
 from services.runtime.logs import log_event
+from services.wire.errors import RemoteProtocolError
 
 
 @dataclass(kw_only=True)
@@ -83,6 +84,13 @@ class ServerContext(ServiceContext[ChatConfig]):
                       refused=member.errors.refused)
         self.directory.reply(member, Error(code, message))
         return True
+
+    def protocol_error(self, member: Member, exc: RemoteProtocolError, **fields: object) -> None:
+        """``member`` sent bytes that end its connection: count, log, record why it leaves."""
+        self.counters.error(exc.code)
+        log_event(self.logger, "protocol-error", level=logging.WARNING, peer=member.conn.peer,
+                  code=exc.code, detail=exc.message, **fields)
+        member.leave_reason = exc.code
 
     def idle_timeout(self, member: Member, detail: str) -> None:
         """A member sent nothing for the idle timeout: count, log, tell it (it then leaves)."""

@@ -134,10 +134,7 @@ class ChatServer(Server[ChatConfig, ServerContext]):
             try:
                 detector.receive_data(data, trio.current_time())
             except RemoteProtocolError as exc:
-                self.counters.error(exc.code)
-                log_event(self.logger, "protocol-error", level=logging.WARNING,
-                          peer=conn.peer, code=exc.code, detail=exc.message)
-                member.leave_reason = exc.code
+                self.ctx.protocol_error(member, exc)
                 self.directory.reply(member, Error(exc.code, exc.message))
                 return None
         if decided.mode is Mode.CLOSED:
