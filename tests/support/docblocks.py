@@ -134,17 +134,15 @@ def to_script(block: Block) -> str:
 
 
 def server_script(block: Block) -> str:
-    """A server block: its last command in the background, SIGTERM passed on to it.
+    """A server block: its lines in order, the last one becoming the script's process.
 
-    The shell stays in between so that a block may prepare the server's
-    terminal first; the server's own exit status becomes the script's.
+    The shell runs the lines before the last (a block may prepare the
+    server's terminal first), then runs the last one with ``exec env``
+    (so ``VAR=value command`` works too): SIGTERM reaches the server itself,
+    with no shell in between whose trap could miss it.
     """
     *setup, last = block.lines
-    return "\n".join([
-        "set -eu", *setup, f"{last} &", "server=$!",
-        "trap 'kill -TERM \"$server\"; wait \"$server\"; exit $?' TERM",
-        'wait "$server"', "",
-    ])
+    return "\n".join(["set -eu", *setup, f"exec env {last}", ""])
 
 
 def copy_project(dest: Path) -> Path:
@@ -201,6 +199,8 @@ def running_server(block: Block, workdir: Path) -> Iterator[None]:
         process.send_signal(signal.SIGTERM)
         try:
             status = process.wait(STOP_TIMEOUT)
+            if status < 0:  # killed by signal N: a shell would say 128 + N
+                status = 128 - status
         except subprocess.TimeoutExpired:
             raise ServerFailed(f"{block.id} ignored SIGTERM\n{_tail(log)}") from None
         if status != 0:
