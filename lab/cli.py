@@ -1,0 +1,42 @@
+"""The ``lab`` command: the harness's sub-commands, each loaded on first use.
+
+On the host: ``lab scenario list|run``, ``lab replay``, ``lab report``.
+In client containers (run by the harness): ``lab fleet run``, ``lab rogue``,
+``lab probe``. Each module exposes a click command named ``cli``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+COMMANDS = {
+    "fleet": "lab.fleet.cli",
+    "rogue": "lab.rogue",
+    "probe": "lab.probe",
+    "scenario": "lab.scenarios.cli",
+    "replay": "lab.scenarios.replay",
+    "report": "lab.report",
+}
+
+
+class LabGroup(click.Group):
+    """Loads each sub-command's module on first use (keeps ``--help`` fast)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMANDS.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(module_name)
+        command: click.Command = module.cli
+        return command
+
+
+@click.group(cls=LabGroup)
+@click.version_option(package_name="netlab")
+def main() -> None:
+    """netlab's lab harness: fleets, faults, scenarios and their verdicts."""
