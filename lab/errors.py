@@ -8,9 +8,17 @@
 ``StackError``
     A stack failed to start, become healthy or stop; the message carries the
     services' logs.
+``InvalidSpec``
+    A fleet's spec (``lab.fleet.spec``) that does not parse or is out of
+    range; the message names the field.
+``FaultError``
+    A fault could not be applied or reverted: its target is missing (no
+    container for that service or fleet, no open proxied connection for that
+    client) or a sidecar's command failed; the message says which.
 ``ProxyError``
     The fault proxy refused a request: ``InvalidToxic`` (bad description),
-    ``UnknownName`` (no such proxy, toxic or connection), ``NameTaken``.
+    ``UnknownName`` (no such proxy, toxic or connection), ``NameTaken``,
+    ``InvalidAddress`` (a ``HOST:PORT`` that does not parse).
 """
 
 from __future__ import annotations
@@ -28,6 +36,14 @@ class StackError(LabError):
     """A lab stack did not start, become healthy or stop as expected."""
 
 
+class InvalidSpec(LabError, ValueError):
+    """A fleet spec that does not parse or is out of range (``lab fleet run`` exits 2)."""
+
+
+class FaultError(LabError):
+    """A fault's target is missing, or Docker or a sidecar refused to break it."""
+
+
 class ProxyError(LabError):
     """A request the fault proxy refuses; subclasses say why (the API's status code)."""
 
@@ -42,3 +58,7 @@ class UnknownName(ProxyError, LookupError):
 
 class NameTaken(ProxyError):
     """A proxy or toxic of that name exists already (HTTP 409)."""
+
+
+class InvalidAddress(ProxyError, ValueError):
+    """A ``HOST:PORT`` (or port) that does not parse or is out of range (HTTP 400)."""

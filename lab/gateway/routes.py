@@ -1,29 +1,18 @@
-"""What the gateway forwards: ``LISTEN=HOST:PORT`` routes and where the host sees them."""
+"""What the gateway forwards: ``[NAME@]LISTEN=HOST:PORT`` routes and where the host sees them."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from lab.errors import InvalidAddress
+from lab.proxy.address import parse_host_port, parse_port
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 class RouteError(ValueError):
     """A ``--route`` or ``--public`` value that does not parse."""
-
-
-def _port(text: str, what: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise RouteError(f"{what} {text!r} is not a port number") from None
-    if not 1 <= port <= 65535:
-        raise RouteError(f"{what} {port} out of range 1-65535")
-    return port
-
-
-def _host_port(text: str, what: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host:
-        raise RouteError(f"{what} {text!r} is not HOST:PORT")
-    return host.strip("[]"), _port(port, f"{what} port")
 
 
 def _listen_host_port(text: str, what: str, target: str) -> tuple[int, str, int]:
@@ -31,30 +20,43 @@ def _listen_host_port(text: str, what: str, target: str) -> tuple[int, str, int]
     listen, sep, address = text.partition("=")
     if not sep:
         raise RouteError(f"{what} {text!r} is not LISTEN_PORT=HOST:PORT")
-    host, port = _host_port(address, target)
-    return _port(listen, "listen port"), host, port
+    try:
+        return (parse_port(listen, "listen port"),
+                *parse_host_port(address, target))
+    except InvalidAddress as exc:
+        raise RouteError(str(exc)) from None
 
 
 @dataclass(frozen=True)
 class Route:
     """Connections to ``listen_port`` go to ``upstream_host:upstream_port``.
 
-    ``name`` is the upstream's host name (the compose service: chat, exec,
-    upload); the banner uses it to suggest client commands.
+    ``name`` names the route's fault proxy in the control API and its
+    counters; it is ``proxy_name`` when given, else the upstream's host name
+    (the compose service: chat, exec, upload), which the banner also uses to
+    suggest client commands.
     """
 
     listen_port: int
     upstream_host: str
     upstream_port: int
+    proxy_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not NAME.fullmatch(self.name):
+            raise RouteError(f"route name {self.name!r}: letters, digits, '.', '_', '-'")
 
     @property
     def name(self) -> str:
-        return self.upstream_host
+        return self.proxy_name or self.upstream_host
 
     @classmethod
     def parse(cls, text: str) -> Route:
-        """``8000=chat:8000``."""
-        return cls(*_listen_host_port(text, "route", "upstream"))
+        """``8000=chat:8000``, or ``NAME@8000=chat:8000`` to name its proxy."""
+        name, at, rest = text.rpartition("@")
+        if at and not name:
+            raise RouteError(f"route {text!r}: empty name before '@'")
+        return cls(*_listen_host_port(rest, "route", "upstream"), proxy_name=name)
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,13 @@ def check_routes(routes: list[Route], public: list[PublicAddress]) -> None:
     ports = [route.listen_port for route in routes]
     if not routes:
         raise RouteError("at least one route is needed")
-    duplicates = sorted({port for port in ports if ports.count(port) > 1})
+    duplicates = sorted({port for port in ports if port and ports.count(port) > 1})
     if duplicates:
         raise RouteError(f"listen port(s) used twice: {duplicates}")
+    names = [route.name for route in routes]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise RouteError(f"route name(s) used twice: {twice} (name them: NAME@PORT=HOST:PORT)")
     unknown = sorted({p.listen_port for p in public} - set(ports))
     if unknown:
         raise RouteError(f"public address for port(s) without a route: {unknown}")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import h11
 import trio
 
 from lab.errors import ProxyError
+from lab.proxy.address import format_host_port
 
 
 class ControlError(ProxyError):
@@ -26,17 +28,24 @@ class ControlError(ProxyError):
 
 
 class ProxyClient:
-    """Talks to one control API at ``host:port``."""
+    """Talks to one control API at ``host:port``, with its ``token`` if it asks for one.
 
-    def __init__(self, host: str, port: int, *, timeout: float = 10.0) -> None:
+    ``host`` should be an IP address, ``localhost`` or ``gateway``: the API
+    refuses other ``Host`` names (see :mod:`lab.proxy.guard`).
+    """
+
+    def __init__(self, host: str, port: int, *, token: str = "", timeout: float = 10.0) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self._token = token
 
     async def request(self, method: str, path: str, body: Any = None) -> Any:
         """One request; the decoded JSON answer, or :class:`ControlError`."""
         data = b"" if body is None else json.dumps(body).encode()
         conn = h11.Connection(h11.CLIENT)
-        headers = [("Host", f"{self.host}:{self.port}"), ("Connection", "close"),
+        headers = [("Host", format_host_port(self.host, self.port)), ("Connection", "close"),
                    ("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        if self._token:
+            headers.append(("Authorization", f"Bearer {self._token}"))
         with trio.fail_after(self.timeout):
             async with await trio.open_tcp_stream(self.host, self.port) as stream:
                 out = conn.send(h11.Request(method=method, target=path, headers=headers)) or b""
@@ -75,7 +84,9 @@ class ProxyClient:
 
     async def add_toxic(self, proxy: str, type: str, *, name: str | None = None,
                         stream: str = "downstream", toxicity: float = 1.0,
-                        connection: int | None = None, **attributes: float) -> dict[str, Any]:
+                        connection: int | str | None = None,
+                        **attributes: float) -> dict[str, Any]:
+        """Add a toxic; ``connection``: an id, a client's ``"HOST:PORT"``, or all (``None``)."""
         body = {"type": type, "stream": stream, "toxicity": toxicity,
                 "connection": connection, "attributes": attributes}
         if name is not None:
@@ -85,5 +96,11 @@ class ProxyClient:
     async def remove_toxic(self, proxy: str, name: str) -> dict[str, Any]:
         return dict(await self.request("DELETE", f"/proxies/{proxy}/toxics/{name}"))
 
-    async def connections(self, proxy: str) -> list[dict[str, Any]]:
-        return list(await self.request("GET", f"/proxies/{proxy}/connections"))
+    async def connections(self, proxy: str, peer: str | None = None) -> list[dict[str, Any]]:
+        """Open connections; with ``peer``, the one from that ``HOST:PORT`` (404 if none)."""
+        query = f"?peer={quote(peer)}" if peer else ""
+        return list(await self.request("GET", f"/proxies/{proxy}/connections{query}"))
+
+    async def reset(self, seed: int | None = None) -> list[dict[str, Any]]:
+        """Remove every proxy's toxics; with ``seed``, reseed every proxy's randomness."""
+        return list(await self.request("POST", "/reset", None if seed is None else {"seed": seed}))

@@ -8,7 +8,10 @@ state; :meth:`Toxic.stage` makes the :class:`Stage` that does the work for
 one direction of one connection, given that direction's :class:`Link`.
 
 A stage's ``pipe(chunk, send)`` moves one chunk on (later, in pieces, or not
-at all); its ``flush(send)`` runs at EOF, before the FIN is passed on.
+at all); its ``flush(send)`` runs at EOF, before the FIN is passed on, and
+when its toxic is removed (so what it held goes on before the next chunk).
+Both are called with the direction's ``lock`` held; a stage's own timer
+task takes the lock before it sends.
 Times are in milliseconds, as in toxiproxy's API; sizes in bytes.
 
 Randomness comes only from the link's ``rng`` (a seeded ``random.Random``),
@@ -18,6 +21,7 @@ so a run is reproducible from its seed.
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -28,6 +32,8 @@ from lab.relay import Send
 
 Stream = Literal["upstream", "downstream", "both"]
 STREAMS: tuple[Stream, ...] = ("upstream", "downstream", "both")
+LATENCY_BUFFER = 1 << 20
+"""Bytes a latency stage holds in flight before the relay waits (back-pressure)."""
 
 
 @dataclass
@@ -52,6 +58,10 @@ class Stage:
 
     def __init__(self) -> None:
         self.retired = trio.Event()  # set when its toxic is removed
+
+    def retire(self) -> None:
+        """Its toxic was removed: end what it holds back (the chain flushes it next)."""
+        self.retired.set()
 
     async def pipe(self, chunk: bytes, send: Send) -> None:
         await send(chunk)
@@ -98,19 +108,74 @@ class Toxic:
 
 
 class _Latency(Stage):
+    """Each chunk waits its own delay from its arrival: a pipeline, not a queue of sleeps.
+
+    A burst of chunks arriving together leaves together, ``latency`` later,
+    in order (a chunk whose jitter would let it overtake waits for the one
+    before). At most :data:`LATENCY_BUFFER` bytes are held; past that, the
+    relay's task (which holds the direction's lock) sends the oldest chunk
+    itself when it is due, so back-pressure reaches the sender. A timer task
+    sends chunks as they fall due; whoever sends holds the direction's lock.
+    """
+
     def __init__(self, toxic: Latency, link: Link) -> None:
         super().__init__()
-        self.toxic, self.rng = toxic, link.rng
+        self.toxic, self.link = toxic, link
+        self.queue: deque[tuple[float, bytes, Send]] = deque()
+        self.held = 0
+        self.arrived = trio.Event()
+        link.start_soon(self._send_when_due)
+
+    def retire(self) -> None:
+        super().retire()
+        self.arrived.set()  # the timer task ends once the queue is empty
+
+    def _delay(self) -> float:
+        toxic = self.toxic
+        jitter = self.link.rng.uniform(-toxic.jitter, toxic.jitter) if toxic.jitter else 0.0
+        return max(0.0, _seconds(toxic.latency + jitter))
 
     async def pipe(self, chunk: bytes, send: Send) -> None:
-        jitter = self.rng.uniform(-self.toxic.jitter, self.toxic.jitter) if self.toxic.jitter else 0
-        await trio.sleep(max(0.0, _seconds(self.toxic.latency + jitter)))
+        while self.queue and self.held + len(chunk) > LATENCY_BUFFER:
+            await self._send_oldest()
+        self.queue.append((trio.current_time() + self._delay(), chunk, send))
+        self.held += len(chunk)
+        self.arrived.set()
+
+    async def flush(self, send: Send) -> None:
+        while self.queue:
+            await self._send_oldest()
+
+    async def _send_oldest(self) -> None:
+        """With the direction's lock held: wait until the oldest chunk is due, send it."""
+        due, chunk, send = self.queue[0]
+        await trio.sleep_until(due)
+        self.queue.popleft()
+        self.held -= len(chunk)
         await send(chunk)
+
+    async def _send_when_due(self) -> None:
+        while True:
+            while not self.queue:
+                if self.retired.is_set():
+                    return
+                self.arrived = trio.Event()
+                await self.arrived.wait()
+            await trio.sleep_until(self.queue[0][0])
+            async with self.link.lock:
+                try:
+                    while self.queue and self.queue[0][0] <= trio.current_time():
+                        await self._send_oldest()
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    # The far side went while chunks were held; outside the relay's own
+                    # error path, so this connection is ended here (the proxy goes on).
+                    self.link.reset("latency: peer gone")
+                    return
 
 
 @dataclass(frozen=True, kw_only=True)
 class Latency(Toxic):
-    """Each chunk waits ``latency`` ± ``jitter`` ms (uniform) before it goes on."""
+    """Each chunk goes on ``latency`` ± ``jitter`` ms (uniform) after it arrived, in order."""
 
     kind: ClassVar[str] = "latency"
     latency: float = 0

@@ -10,6 +10,7 @@ import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 import pytest
 import trio
@@ -19,6 +20,8 @@ from lab.gateway import cli as gateway_cli
 from lab.gateway.banner import HINTS, banner
 from lab.gateway.routes import PublicAddress, Route, RouteError, check_routes
 from lab.gateway.server import Gateway, GatewayConfig
+from lab.proxy.client import ControlError, ProxyClient
+from lab.proxy.toxics import Latency
 from netlab.cli import main
 from services.runtime.main import run_server
 from tests.support.commands import recorded_main
@@ -31,15 +34,25 @@ def test_route_parses_listen_port_and_upstream() -> None:
     assert Route.parse("8001=exec:8000").name == "exec"
 
 
-@pytest.mark.parametrize("text", ["8000", "8000=chat", "x=chat:8000", "8000=chat:0", "8000=:1"])
+def test_a_route_may_name_its_proxy() -> None:
+    route = Route.parse("sandbox@8001=10.0.0.5:8000")
+    assert route == Route(8001, "10.0.0.5", 8000, proxy_name="sandbox")
+    assert route.name == "sandbox"
+
+
+@pytest.mark.parametrize("text", ["8000", "8000=chat", "x=chat:8000", "8000=chat:0", "8000=:1",
+                                  "@8000=chat:8000", "a b@8000=chat:8000", "8000=[::1]"])
 def test_bad_routes_are_refused(text: str) -> None:
     with pytest.raises(RouteError):
         Route.parse(text)
 
 
-def test_duplicate_listen_ports_and_orphan_public_addresses_are_refused() -> None:
-    with pytest.raises(RouteError, match="twice"):
+def test_duplicate_listen_ports_names_and_orphan_public_addresses_are_refused() -> None:
+    with pytest.raises(RouteError, match="listen port"):
         check_routes([Route(1, "a", 2), Route(1, "b", 2)], [])
+    with pytest.raises(RouteError, match="name"):
+        check_routes([Route(1, "a", 2), Route(3, "a", 4)], [])
+    check_routes([Route(1, "a", 2), Route(3, "a", 4, proxy_name="b")], [])
     with pytest.raises(RouteError, match="without a route"):
         check_routes([Route(1, "a", 2)], [PublicAddress(3, "127.0.0.1", 3)])
 
@@ -90,7 +103,9 @@ class Upstream:
 
 
 @asynccontextmanager
-async def running(behaviour: str) -> AsyncIterator[tuple[Upstream, Gateway, int]]:
+async def running(
+    behaviour: str, **settings: Any
+) -> AsyncIterator[tuple[Upstream, Gateway, int]]:
     upstream = Upstream(behaviour)
     async with trio.open_nursery() as nursery:
         (listener,) = await nursery.start(
@@ -98,8 +113,8 @@ async def running(behaviour: str) -> AsyncIterator[tuple[Upstream, Gateway, int]
         )
         up_port = listener.socket.getsockname()[1]
         config = GatewayConfig(
-            host="127.0.0.1", routes=(Route(0, "127.0.0.1", up_port),), grace_period=0.5,
-            connect_timeout=2.0, banner=False,
+            host="127.0.0.1", routes=(Route(0, "127.0.0.1", up_port, proxy_name="upper"),),
+            grace_period=0.5, connect_timeout=2.0, banner=False, **settings,
         )
         gateway = Gateway(config)
         (port,) = await nursery.start(gateway.run)
@@ -139,7 +154,7 @@ async def test_a_client_reset_resets_the_upstream() -> None:
     async with running("watch") as (upstream, gateway, port):
         client = await trio.open_tcp_stream("127.0.0.1", port)
         await client.send_all(b"hello")
-        await wait_for(lambda: gateway.counters.extra["127.0.0.1.connections"] == 1)
+        await wait_for(lambda: gateway.counters.extra["upper.connections"] == 1)
         client.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         await client.aclose()
         with trio.fail_after(5):
@@ -258,3 +273,84 @@ async def test_each_route_has_its_own_max_clients() -> None:
             await stream.aclose()
         gateway.lifecycle.request_shutdown("test")
         nursery.cancel_scope.cancel()
+
+
+async def test_a_toxic_added_through_the_api_changes_an_open_relayed_connection() -> None:
+    async with running("upper", control_port=0, control_token="t0ken") as (_up, gateway, port):
+        assert gateway.control_port
+        api = ProxyClient("127.0.0.1", gateway.control_port, token="t0ken")
+        (proxy,) = await api.proxies()
+        assert (proxy["name"], proxy["listen"]) == ("upper", f"127.0.0.1:{port}")
+        async with await trio.open_tcp_stream("127.0.0.1", port) as client:
+            await client.send_all(b"plain")
+            assert await receive_exactly(client, 5) == b"PLAIN"
+            peer = "{}:{}".format(*client.socket.getsockname()[:2])
+            await api.add_toxic("upper", "limit_data", name="cut", connection=peer, bytes=3)
+            await client.send_all(b"abcdef")
+            assert await receive_exactly(client, 10) == b"ABC"  # cut after 3 bytes, then EOF
+        await wait_for(lambda: gateway.counters.extra["upper.ended-by-toxic"] == 1)
+        assert gateway.counters.errors == 0
+
+
+async def test_the_control_api_asks_for_the_gateways_token() -> None:
+    async with running("upper", control_port=0, control_token="t0ken") as (_up, gateway, _port):
+        assert gateway.control_port
+        with pytest.raises(ControlError) as caught:
+            await ProxyClient("127.0.0.1", gateway.control_port).proxies()
+        assert caught.value.status == 401
+
+
+async def test_latency_on_a_route_delays_its_answers_and_removing_it_restores_them() -> None:
+    async with running("upper") as (_upstream, gateway, port), \
+            await trio.open_tcp_stream("127.0.0.1", port) as client:
+        async def round_trip() -> float:
+            start = trio.current_time()
+            await client.send_all(b"ping")
+            assert await receive_exactly(client, 4) == b"PING"
+            return trio.current_time() - start
+
+        await round_trip()
+        gateway.proxies["upper"].add_toxic(Latency(name="slow", latency=300))
+        assert await round_trip() >= 0.3
+        gateway.proxies["upper"].remove_toxic("slow")
+        assert await round_trip() < 0.3
+
+
+async def test_the_stats_show_each_routes_open_connections_and_active_toxics() -> None:
+    async with running("upper") as (_upstream, gateway, port):
+        assert gateway.counters.snapshot()["routes"] == {
+            "upper": {"open": 0, "relayed": 0, "toxics": 0}}
+        gateway.proxies["upper"].add_toxic(Latency(name="slow", latency=1))
+        async with await trio.open_tcp_stream("127.0.0.1", port) as client:
+            await client.send_all(b"x")
+            assert await receive_exactly(client, 1) == b"X"
+            assert gateway.counters.snapshot()["routes"] == {
+                "upper": {"open": 1, "relayed": 1, "toxics": 1}}
+        await wait_for(lambda: gateway.counters.snapshot()["routes"]["upper"]["open"] == 0)
+
+
+async def test_the_control_api_closes_with_the_gateway() -> None:
+    async with running("upper", control_port=0) as (_upstream, gateway, _port):
+        control = gateway.control_port
+        assert control
+        gateway.lifecycle.request_shutdown("test")
+        with trio.fail_after(5):
+            await gateway.lifecycle.stopped.wait()
+        await wait_for(lambda: not _accepts(control))
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_cli_reads_the_control_token_from_its_env_var_only(ran: list[GatewayConfig]) -> None:
+    result = CliRunner().invoke(
+        gateway_cli.cli, ["--route", "8000=chat:8000", "--seed", "7"],
+        env={"NETLAB_GATEWAY_CONTROL_TOKEN": "s3cret", "NETLAB_GATEWAY_CONTROL_PORT": "8474"},
+    )
+    assert result.exit_code == 0, result.output
+    (config,) = ran
+    assert (config.control_port, config.control_token, config.seed) == (8474, "s3cret", 7)
+    assert "s3cret" not in repr(config)
+    assert "--control-token" not in CliRunner().invoke(gateway_cli.cli, ["--help"]).output

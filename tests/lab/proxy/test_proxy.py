@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import socket
 import struct
+from functools import partial
 
 import pytest
 import trio
 
 from lab.errors import NameTaken, UnknownName
+from lab.proxy.proxy import Proxy
 from lab.proxy.toxics import Coalescer, Latency, LimitData, ResetPeer, SlowClose, Timeout
-from tests.support.proxies import connect, opened, start_proxy
+from lab.relay import RelayResult
+from tests.support.proxies import connect, opened, start_echo, start_proxy
 from tests.support.waiting import receive_exactly, wait_for
 
 
@@ -152,3 +155,60 @@ async def test_a_toxic_on_both_streams_acts_each_way(nursery: trio.Nursery) -> N
         await client.send_all(b"ping")
         assert await receive_exactly(client, 4) == b"ping"
         assert trio.current_time() - start >= 0.3  # up to the echo, and back
+
+
+async def test_a_burst_of_writes_through_latency_arrives_about_one_latency_late(
+    nursery: trio.Nursery,
+) -> None:
+    proxy = await start_proxy(nursery)
+    proxy.add_toxic(Latency(name="slow", latency=300))
+    async with await connect(proxy) as client:
+        start = trio.current_time()
+        for i in range(20):  # 20 separate chunks, 10 ms apart
+            await client.send_all(b"%02d" % i)
+            await trio.sleep(0.01)
+        echoed = await receive_exactly(client, 40)
+        elapsed = trio.current_time() - start
+    assert echoed == b"".join(b"%02d" % i for i in range(20))
+    assert 0.3 <= elapsed < 1.5  # one latency after the last write, not 20 of them
+
+
+async def test_a_connection_is_found_by_its_clients_address(nursery: trio.Nursery) -> None:
+    proxy = await start_proxy(nursery)
+    async with await connect(proxy), await connect(proxy) as second:
+        await opened(proxy, 2)
+        host, port = second.socket.getsockname()[:2]
+        assert proxy.find(f"{host}:{port}").id == 2
+        assert proxy.find(f"[{host}]:{port}").id == 2  # brackets are fine too
+        with pytest.raises(UnknownName):
+            proxy.find(f"{host}:1")
+
+
+async def test_reset_removes_every_toxic_and_reseeds(nursery: trio.Nursery) -> None:
+    proxy = await start_proxy(nursery, seed=1)
+    proxy.add_toxic(Timeout(name="hole"))
+    proxy.add_toxic(Latency(name="slow", latency=10))
+    async with await connect(proxy) as client:
+        await opened(proxy, 1)
+        proxy.reset(seed=9)
+        assert proxy.toxics == {} and proxy.seed == 9
+        await client.send_all(b"free again")  # the open connection is freed too
+        assert await receive_exactly(client, 10) == b"free again"
+
+
+async def test_a_relay_ended_by_a_toxic_says_so(nursery: trio.Nursery) -> None:
+    upstream_port = await start_echo(nursery)
+    proxy = Proxy("echo", ("127.0.0.1", upstream_port))
+    proxy.add_toxic(LimitData(name="cut", bytes=4))
+    results: list[RelayResult] = []
+
+    async def handle(client: trio.SocketStream) -> None:
+        async with client, await trio.open_tcp_stream("127.0.0.1", upstream_port) as up:
+            results.append(await proxy.relay(client, up, peer="test:1"))
+
+    (listener,) = await nursery.start(partial(trio.serve_tcp, handle, 0, host="127.0.0.1"))
+    async with await trio.open_tcp_stream("127.0.0.1", listener.socket.getsockname()[1]) as c:
+        await c.send_all(b"abcdefgh")
+        assert await receive_exactly(c, 8) == b"abcd"
+    await wait_for(lambda: bool(results))
+    assert results[0].reason == "toxic-close:limit_data" and results[0].bytes_down == 4

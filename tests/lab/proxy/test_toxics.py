@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 from lab.proxy.chain import ToxicChain
-from lab.proxy.toxics import Bandwidth, Coalescer, Latency, Link, Slicer, Toxic
+from lab.proxy.toxics import LATENCY_BUFFER, Bandwidth, Coalescer, Latency, Link, Slicer, Toxic
 
 
 def link(nursery: trio.Nursery, seed: int = 1) -> Link:
@@ -145,3 +145,114 @@ async def test_a_fractional_toxicity_applies_to_a_seeded_share_of_connections(
     first = applied(3)
     assert first == applied(3)  # the same seed, the same connections
     assert 30 <= sum(first) <= 70  # about a quarter of 200
+
+
+class Timed:
+    """A send that records each piece with the time it went, from the test's start."""
+
+    def __init__(self) -> None:
+        self.start = trio.current_time()
+        self.seen: list[tuple[float, bytes]] = []
+
+    async def __call__(self, piece: bytes) -> None:
+        self.seen.append((trio.current_time() - self.start, piece))
+
+    @property
+    def pieces(self) -> list[bytes]:
+        return [piece for _, piece in self.seen]
+
+
+async def test_a_burst_through_latency_waits_one_latency_not_one_per_chunk(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock,
+) -> None:
+    chain = ToxicChain(link(nursery))
+    chain.add(Latency(name="l", latency=100))
+    send = Timed()
+    for i in range(10):
+        await chain.pipe(bytes([i]), send)
+    assert trio.current_time() - send.start == 0  # the relay was not held up
+    await trio.sleep(1)
+    assert send.pieces == [bytes([i]) for i in range(10)]
+    assert [t for t, _ in send.seen] == pytest.approx([0.1] * 10)
+
+
+async def test_each_chunk_waits_its_own_jittered_latency_from_its_arrival_in_order(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def run(seed: int) -> list[float]:
+        chain = ToxicChain(link(nursery, seed))
+        chain.add(Latency(name="l", latency=100, jitter=50))
+        send = Timed()
+        for i in range(40):
+            await chain.pipe(bytes([i]), send)
+            await trio.sleep(0.01)
+        await chain.flush(send)
+        assert send.pieces == [bytes([i]) for i in range(40)]  # order kept
+        times = [t for t, _ in send.seen]
+        previous = 0.0
+        for i, sent in enumerate(times):
+            arrival = i * 0.01
+            assert sent >= arrival + 0.05 - 1e-9  # latency - jitter at least
+            assert sent <= max(arrival + 0.15, previous) + 1e-9  # late only behind another
+            previous = sent
+        assert times[-1] < 0.4 + 0.15 + 1e-9  # a pipeline: not 40 latencies
+        return times
+
+    first = await run(5)
+    assert first == pytest.approx(await run(5))  # the seed fixes the jitter
+    assert len(set(first)) > 10 and first != pytest.approx(await run(6))
+
+
+async def test_removing_latency_sends_what_it_held_before_the_next_chunk(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock,
+) -> None:
+    chain = ToxicChain(link(nursery))
+    chain.add(Latency(name="l", latency=100))
+    send = Timed()
+    await chain.pipe(b"a", send)
+    await chain.pipe(b"b", send)
+    chain.remove("l")
+    await chain.pipe(b"c", send)  # after a and b, never before
+    assert send.pieces == [b"a", b"b", b"c"]
+    assert [t for t, _ in send.seen] == pytest.approx([0.1, 0.1, 0.1])
+    await chain.pipe(b"d", send)
+    assert send.seen[-1] == (pytest.approx(0.1), b"d")  # no latency any more
+
+
+async def test_latency_holds_at_most_its_buffer_then_the_sender_waits(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock,
+) -> None:
+    chain = ToxicChain(link(nursery))
+    chain.add(Latency(name="l", latency=100))
+    send = Timed()
+    half = bytes(LATENCY_BUFFER // 2)
+    await chain.pipe(half, send)
+    await trio.sleep(0.05)
+    await chain.pipe(half, send)
+    assert trio.current_time() - send.start == pytest.approx(0.05)  # both fit
+    await chain.pipe(half, send)  # full: waits until the first one is due and sent
+    assert trio.current_time() - send.start == pytest.approx(0.1)
+    assert len(send.seen) == 1
+    await chain.flush(send)
+    assert [t for t, _ in send.seen] == pytest.approx([0.1, 0.15, 0.2])
+
+
+async def test_latency_toward_a_vanished_peer_resets_its_connection_only(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    resets: list[str] = []
+
+    async def broken(piece: bytes) -> None:
+        raise trio.BrokenResourceError("peer reset")
+
+    def never(reason: str) -> None:
+        raise AssertionError(reason)
+
+    async with trio.open_nursery() as connection:
+        held = Link(random.Random(1), trio.Lock(), connection.start_soon, never, resets.append)
+        chain = ToxicChain(held)
+        chain.add(Latency(name="l", latency=100))
+        await chain.pipe(b"in flight", broken)
+        await trio.sleep(0.2)
+        connection.cancel_scope.cancel()
+    assert resets == ["latency: peer gone"]
