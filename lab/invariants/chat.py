@@ -55,6 +55,14 @@ def _sent(process: str, conns: Sequence[Connection]) -> dict[int, Sent]:
     return sent
 
 
+def _joined(conn: Connection) -> float | None:
+    """When ``conn`` was first provably a member of the room (see :func:`check_delivery`)."""
+    if conn.opened is None:
+        return None
+    return next((op.time for op in conn.ops if op.time >= conn.opened and (op.type, op.f) in
+                 (("info", "joined"), ("invoke", "send"), ("info", "recv"))), None)
+
+
 def _received(ops: Sequence[Op]) -> list[Op]:
     return [op for op in ops if op.type == "info" and op.f == "recv"]
 
@@ -79,13 +87,15 @@ def check_delivery(history: History, observations: Observations) -> Verdict:
     """``chat.delivery``: every message reaches every member that was there for it.
 
     Receivers: a chat client's *last* connection, if it ended normally
-    (``ok done``/``ok close``) with no ``info disconnected`` before: from its
-    ``ok connect`` (sent by the fleet once the server's welcome arrived, when
-    it is a member of the room) to that end. A client that reconnected is a
-    receiver from its last connect on.
+    (``ok close``) with no ``info disconnected`` before, from the moment it
+    was provably a member of the room to that end. ``ok connect`` proves
+    nothing yet (through the gateway, the server accepts later); the proof
+    is the connection's first ``info joined`` (the server answered), own
+    ``invoke send`` (sent after the nick was answered) or ``info recv``.
+    A client that reconnected is a receiver from its last join on.
 
     Messages it must have received: each message of every *other* sender
-    whose ``invoke send`` came after the receiver's ``ok connect``, whose
+    whose ``invoke send`` came after the receiver joined, whose
     ``ok send`` (or, without one, ``invoke send``) came at least
     ``timeouts.chat_delivery`` seconds (default 1 s) before the receiver's
     end, and that provably reached the server: either acknowledged (``ok
@@ -120,12 +130,12 @@ def check_delivery(history: History, observations: Observations) -> Verdict:
             text = str(op.value.get("text", ""))
             findings.violation(f"received a line that is not a whole message: {text[:80]!r}",
                                time=op.time, process=op.process)
-    receivers = [p for p in chatters if conns[p][-1].end == "normal"
-                 and conns[p][-1].opened is not None]
+    joined = {p: _joined(conns[p][-1]) for p in chatters if conns[p][-1].end == "normal"}
+    receivers = [p for p in chatters if joined.get(p) is not None]
     if len(receivers) < len(chatters):
-        findings.note(f"{len(chatters) - len(receivers)} client(s) not connected to the end")
+        findings.note(f"{len(chatters) - len(receivers)} client(s) not in the room to the end")
     for receiver in receivers:
-        opened, ended = conns[receiver][-1].life
+        opened, ended = joined[receiver] or 0.0, conns[receiver][-1].life[1]
         for sender in chatters:
             if sender == receiver:
                 continue

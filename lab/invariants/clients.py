@@ -5,7 +5,9 @@ Fleet clients are processes named ``{fleet}.{kind}-{i}`` (``observers.chat-0``);
 connect`` starts a new :class:`Connection`, which holds the ops up to the next
 one. A connection ends at its first ending op:
 
-``normal``  ``ok done`` or ``ok close`` (the client finished its work);
+``normal``  ``ok close`` (or ``ok done``, which a fleet client writes last
+            whatever happened: it counts only when nothing ended the
+            connection before it);
 ``lost``    ``info disconnected`` (the client noticed the connection end);
 ``refused`` ``fail connect`` (never connected);
 ``open``    none of those (the client was killed, or never noticed).

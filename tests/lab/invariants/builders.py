@@ -40,20 +40,26 @@ def fault(applied: float, reverted: float | None, label: str = "reset_peer(servi
 
 
 def chat_life(process: str, connect: float, end: float, *, sends: dict[int, float] | None = None,
-              ending: str = "done") -> list[Op]:
-    """A chat client: connect, send each ``seq`` at its time (ok 0.01 s later), end.
+              ending: str = "close", joined: bool = True) -> list[Op]:
+    """A chat client: connect, join, send each ``seq`` at its time (ok 0.01 s later), end.
 
-    ``ending``: ``done`` (normal), ``disconnected`` (lost) or ``open`` (no end op).
+    ``ending``: ``close`` (normal), ``disconnected`` (lost) or ``open`` (no end op);
+    ``ok done`` follows a close or a disconnection, as the fleet writes it.
     """
     ops = [Op(connect - 0.01, process, "invoke", "connect"),
            Op(connect, process, "ok", "connect", {"local": "10.0.0.9:40000"})]
+    if joined:
+        ops.append(Op(connect, process, "info", "joined", {"nick": process}))
     for seq, time in (sends or {}).items():
         ops.append(Op(time, process, "invoke", "send", {"seq": seq}))
         ops.append(Op(time + 0.01, process, "ok", "send", {"seq": seq}))
-    if ending == "done":
-        ops.append(Op(end, process, "ok", "done", {"sent": len(sends or {}), "received": 0}))
+    if ending == "open":
+        return ops
+    if ending == "close":
+        ops.append(Op(end, process, "ok", "close"))
     elif ending == "disconnected":
         ops.append(Op(end, process, "info", "disconnected", {"error": "reset"}))
+    ops.append(Op(end, process, "ok", "done", {"sent": len(sends or {}), "received": 0}))
     return ops
 
 

@@ -44,6 +44,16 @@ def test_a_message_sent_before_the_receiver_joined_is_not_owed() -> None:
     assert (verdict.status, verdict.checked) == ("pass", 1)
 
 
+def test_without_a_joined_op_membership_starts_at_the_first_send_or_recv() -> None:
+    # Through the gateway, ``ok connect`` comes before the server has accepted.
+    history = H(chat_life(A, 1, 10, sends={0: 2, 1: 4, 2: 6}),
+                chat_life(B, 1.5, 10, joined=False), recv(4.1, B, A, 1), recv(6.1, B, A, 2))
+    verdict = check_delivery(history, {})
+    assert (verdict.status, verdict.checked) == ("pass", 1)
+    silent = H(chat_life(A, 1, 10, sends={0: 2}), chat_life(B, 1.5, 10, joined=False))
+    assert check_delivery(silent, {}).status == "unknown"
+
+
 def test_a_message_still_in_flight_at_the_receivers_end_is_owed_only_without_grace() -> None:
     history = H(chat_life(A, 1, 10, sends={0: 2, 1: 9.5}), chat_life(B, 1, 10), recv(2.1, B, A, 0))
     assert check_delivery(history, {}).status == "pass"
