@@ -6,6 +6,11 @@ turn. TCP delivers a byte stream, not the sender's writes: a message that
 arrives in several pieces (a slicing proxy, a small MSS, a busy sender)
 becomes several messages, and two that arrive together become one.
 
+The same loop sends each line to every other client with a blocking
+``sendall``, one after the other, under one lock: a receiver that stops
+reading stalls everyone once its socket buffer is full (the tutorial's
+broadcast does the same; netlab's server queues per client instead).
+
 **The tutorial habit behind it.** The course's chat server does
 ``data = conn.recv(1024)`` and prints ``data`` as the message; its
 ``socketserver`` variant does the same in a thread per client.
@@ -121,6 +126,8 @@ class ChatHandler(socketserver.BaseRequestHandler):
                 data = self.request.recv(1024)  # THE BUG: one recv taken as one message
                 if not data:
                     break
+                if first and data.startswith(b"\0"):
+                    data = self.complete_preface(data)
                 if first and data.startswith(PREFACE):
                     rooms.to_one(me, f"= welcome {me.nick} #{me.room}")
                     rooms.to_one(me, f"* {me.nick} joined #{me.room}")
@@ -140,6 +147,19 @@ class ChatHandler(socketserver.BaseRequestHandler):
             reason = "reset"
         finally:
             rooms.leave(me, reason)
+
+    def complete_preface(self, data: bytes) -> bytes:
+        """Read on until ``data`` holds the whole preface (or cannot be one).
+
+        Framing the preface is netlab glue, not the twin's bug: a client whose
+        first bytes are sliced still gets its welcome.
+        """
+        while len(data) < len(PREFACE) and PREFACE.startswith(data):
+            more = self.request.recv(1024)
+            if not more:
+                break
+            data += more
+        return data
 
     def command(self, me: Member, text: str) -> bool:
         """Answer one ``/command``; False when the client quits."""

@@ -54,11 +54,13 @@ async def test_a_message_sliced_on_the_way_arrives_as_pieces(
 ) -> None:
     proxy = await start_proxy(nursery, chat_twin.port)
     assert proxy.port is not None
+    proxy.add_toxic(SLICER)  # from the first byte: the preface arrives sliced too
     async with open_chat(HOST, chat_twin.port, nick="bob") as bob, \
-            open_chat(HOST, proxy.port, nick="alice") as alice:
-        proxy.add_toxic(SLICER)
+            open_chat(HOST, proxy.port) as alice:
         await alice.say(TEXT)
-        pieces = texts(await messages(bob, letters=len(TEXT.replace(" ", ""))))
+        received = await messages(bob, letters=len(TEXT.replace(" ", "")))
+    assert {m.nick for m in received} == {alice.nick}
+    pieces = texts(received)
     assert len(pieces) > 1 and TEXT not in pieces
     assert "".join(pieces).replace(" ", "") == TEXT.replace(" ", "")
 
@@ -69,8 +71,9 @@ async def test_netlab_s_chat_server_delivers_the_same_sliced_message_whole(
     server = await start_chat(nursery)
     proxy = await start_proxy(nursery, server.port)
     assert proxy.port is not None
+    proxy.add_toxic(SLICER)
     async with open_chat(HOST, server.port, nick="bob") as bob, \
-            open_chat(HOST, proxy.port, nick="alice") as alice:
-        proxy.add_toxic(SLICER)
+            open_chat(HOST, proxy.port) as alice:
         await alice.say(TEXT)
-        assert texts(await messages(bob, letters=len(TEXT.replace(" ", "")))) == [TEXT]
+        received = await messages(bob, letters=len(TEXT.replace(" ", "")))
+    assert received == [Message("lobby", alice.nick, TEXT)]
