@@ -172,7 +172,7 @@ class Findings:
             status: Status = "fail"
             detail = [f"{len(self.violations)} violation(s)", *summary, *self.missing]
         elif self.missing:
-            status, detail = "unknown", [*self.missing, *summary]
+            status, detail = "unknown", [*self.missing, *(summary if self.checked else self.notes)]
         elif self.checked == 0:
             status, detail = "unknown", [nothing, *self.notes]
         else:
