@@ -92,7 +92,7 @@ def test_the_probe_objects_are_labelled_with_this_session(outside_listener: str)
 def test_learner_ports_are_published_on_loopback_only(stack: Stack) -> None:
     bindings = stack.container("gateway").attrs["NetworkSettings"]["Ports"]
     published = {key: value for key, value in bindings.items() if value}
-    assert set(published) == {"8000/tcp", "8001/tcp", "8002/tcp"}
+    assert set(published) == {"8000/tcp", "8001/tcp", "8002/tcp", "8474/tcp"}  # 8474: proxy API
     for port_bindings in published.values():
         assert [b["HostIp"] for b in port_bindings] == ["127.0.0.1"]
     for service in ("chat", "exec", "upload", "client"):

@@ -13,8 +13,9 @@ RUNNING: list[Stack] = []
 
 
 def lab_ports() -> dict[str, str]:
-    """Fresh loopback ports for the published learner ports."""
-    return {f"NETLAB_{name}_PORT": str(free_port()) for name in ("CHAT", "EXEC", "UPLOAD")}
+    """Fresh loopback ports for the published learner ports and the fault proxy's API."""
+    return {f"NETLAB_{name}_PORT": str(free_port())
+            for name in ("CHAT", "EXEC", "UPLOAD", "PROXY")}
 
 
 def extra_compose_files() -> tuple[Path, ...]:
@@ -29,5 +30,5 @@ def new_stack() -> Stack:
 
 
 def host_port(stack: Stack, service: str) -> int:
-    """The host port publishing ``service`` (through the gateway)."""
+    """The host port publishing ``service`` (through the gateway; ``proxy``: its control API)."""
     return int(stack.env[f"NETLAB_{service.upper()}_PORT"])
