@@ -87,10 +87,18 @@ class ScenarioResult:
                 "seconds": self.seconds, "error": self.error}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ScenarioResult:
-        plan = data.get("plan")
+    def from_json(cls, data: dict[str, Any], *, lenient: bool = False) -> ScenarioResult:
+        """The result :meth:`to_json` wrote; ``lenient`` drops a plan that no longer
+        loads (a fault kind since renamed) instead of refusing the whole result."""
+        plan = None
+        if data.get("plan"):
+            try:
+                plan = Plan.from_json(data["plan"])
+            except (ValueError, KeyError, TypeError):
+                if not lenient:
+                    raise
         return cls(name=str(data["name"]), target=cast(RunTarget, data["target"]),
-                   seed=int(data["seed"]), plan=Plan.from_json(plan) if plan else None,
+                   seed=int(data["seed"]), plan=plan,
                    history=History.from_json(data.get("history", [])),
                    observations=dict(data.get("observations") or {}),
                    verdicts=tuple(Verdict.from_json(v) for v in data.get("verdicts", [])),
@@ -122,19 +130,21 @@ class RunRecord:
                 "results": [r.to_json() for r in self.results]}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunRecord:
+    def from_json(cls, data: dict[str, Any], *, lenient: bool = False) -> RunRecord:
+        """The run :meth:`to_json` wrote (``lenient``: see :meth:`ScenarioResult.from_json`)."""
         version = data.get("version")
         if version != RUN_FORMAT:
             raise ValueError(f"run format {version!r} is not {RUN_FORMAT}")
         return cls(seed=int(data["seed"]), target=cast(RunTarget, data["target"]),
-                   results=tuple(ScenarioResult.from_json(r) for r in data["results"]))
+                   results=tuple(ScenarioResult.from_json(r, lenient=lenient)
+                                 for r in data["results"]))
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> RunRecord:
-        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+    def load(cls, path: Path, *, lenient: bool = False) -> RunRecord:
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")), lenient=lenient)
 
 
 def first_violation(verdict: Verdict) -> Violation | None:

@@ -94,3 +94,13 @@ def test_junit_xml_parses_with_a_case_per_scenario_and_invariant() -> None:
     assert error is not None and error.get("message") == "StackError: no"
     properties = {(p.get("name"), p.get("value")) for p in suites[0].iter("property")}
     assert ("seed", "7") in properties and ("fault", CUT.label()) in properties
+
+
+def test_a_plan_that_no_longer_loads_is_refused_or_dropped_when_lenient() -> None:
+    data = run().to_json()
+    data["results"][0]["plan"]["faults"][0]["fault"]["kind"] = "renamed-since"
+    with pytest.raises(ValueError, match="unknown fault kind 'renamed-since'"):
+        RunRecord.from_json(data)
+    lenient = RunRecord.from_json(data, lenient=True)
+    assert lenient.results[0].plan is None
+    assert lenient.results[0].verdicts == run().results[0].verdicts
