@@ -78,14 +78,19 @@ def fault_windows(history: Iterable[Op]) -> list[FaultWindow]:
 
 
 def blame(windows: list[FaultWindow], time: float | None) -> str:
-    """The fault(s) to blame for something that happened at ``time`` (None: the end)."""
+    """The fault(s) to blame for something that happened at ``time`` (None: the end).
+
+    Several labels (active together, or reverted at the same instant) are
+    joined with ", ", in order of application.
+    """
     at = math.inf if time is None else time
     active = [w.label for w in windows if w.active_at(at)]
     if active:
         return ", ".join(dict.fromkeys(active))
     before = [w for w in windows if w.reverted < at]
     if before:
-        return max(before, key=lambda w: w.reverted).label
+        last = max(w.reverted for w in before)
+        return ", ".join(dict.fromkeys(w.label for w in before if w.reverted == last))
     return NO_FAULT
 
 

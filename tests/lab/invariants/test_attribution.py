@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from lab.invariants.attribution import FaultWindow, attribute, blame, fault_windows
 from lab.invariants.violations import Violation
 from tests.lab.invariants.builders import H, fault
@@ -60,3 +63,17 @@ def test_a_window_knows_the_processes_it_hits() -> None:
     assert window.hits("obs.chat-1") and window.hits("obs.upload-3")
     assert not window.hits("other.chat-1")
     assert not FaultWindow(RESET, "reset_peer", "stream", 1).hits("obs.chat-1")
+
+
+@given(st.lists(st.tuples(st.floats(0, 100), st.floats(0, 20)), max_size=6), st.floats(0, 130))
+def test_blame_names_exactly_the_active_faults_else_the_last_reverted(
+        spans: list[tuple[float, float]], time: float) -> None:
+    history = H(*(fault(start, start + length, f"f{i}(service=chat)")
+                  for i, (start, length) in enumerate(spans)))
+    windows = fault_windows(history)
+    applied = sorted(range(len(spans)), key=lambda i: spans[i][0])  # H keeps ties in order
+    active = [i for i in applied if spans[i][0] <= time <= sum(spans[i])]
+    past = [i for i in applied if sum(spans[i]) < time]
+    last = [i for i in past if sum(spans[i]) == max(sum(spans[j]) for j in past)]
+    expected = ", ".join(f"f{i}(service=chat)" for i in active or last) or "none"
+    assert blame(windows, time) == expected
