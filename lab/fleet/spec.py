@@ -181,18 +181,22 @@ class FleetSpec:
                                 "(starting with a letter or digit)")
         _check_seconds("deadline", self.deadline, zero=False)
 
-    def kinds(self) -> tuple[KindSpec, ...]:
-        """The kinds this fleet runs, in the order chat, exec, upload."""
+    def specs(self) -> tuple[KindSpec, ...]:
+        """The spec of each kind this fleet runs, in the order chat, exec, upload."""
         return tuple(spec for spec in (self.chat, self.exec, self.upload) if spec is not None)
+
+    def kinds(self) -> tuple[Kind, ...]:
+        """The names of the kinds this fleet runs: ``("chat", "upload")``."""
+        return tuple(spec.kind for spec in self.specs())
 
     def processes(self) -> list[str]:
         """Every client's process name."""
         return [process_name(self.name, spec.kind, index)
-                for spec in self.kinds() for index in range(spec.clients)]
+                for spec in self.specs() for index in range(spec.clients)]
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "seed": self.seed, "deadline": self.deadline}
-        for spec in self.kinds():
+        for spec in self.specs():
             data[spec.kind] = {f.name: _plain(getattr(spec, f.name))
                                for f in dataclasses.fields(spec)}
         return data

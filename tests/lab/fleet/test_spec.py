@@ -45,7 +45,8 @@ def test_a_spec_survives_a_json_round_trip() -> None:
 def test_omitted_kinds_and_fields_take_the_defaults() -> None:
     spec = FleetSpec.from_json({"name": "solo", "upload": {}})
     assert spec == FleetSpec(name="solo", upload=UploadSpec())
-    assert spec.kinds() == (UploadSpec(),)
+    assert spec.specs() == (UploadSpec(),)
+    assert spec.kinds() == ("upload",)
     assert "chat" not in spec.to_json()
 
 
