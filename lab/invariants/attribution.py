@@ -77,6 +77,20 @@ def fault_windows(history: Iterable[Op]) -> list[FaultWindow]:
     return windows
 
 
+def silenced_by(process: str, ops: Iterable[Op], windows: list[FaultWindow]) -> FaultWindow | None:
+    """The container fault aimed at ``process`` after which it wrote nothing (killed), if any.
+
+    A client killed by a fault cannot report how its work ended; a paused one
+    can, once thawed, so it is not silenced.
+    """
+    last = max((op.time for op in ops if op.process == process), default=None)
+    for window in windows:
+        if (window.family == "container" and window.hits(process)
+                and (last is None or last <= window.applied)):
+            return window
+    return None
+
+
 def blame(windows: list[FaultWindow], time: float | None) -> str:
     """The fault(s) to blame for something that happened at ``time`` (None: the end).
 

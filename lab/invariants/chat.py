@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lab.history import History, Op
-from lab.invariants.attribution import FaultWindow, fault_windows
+from lab.invariants.attribution import FaultWindow, fault_windows, silenced_by
 from lab.invariants.clients import Connection, connections, processes_of
 from lab.invariants.observations import Observations, seconds
 from lab.invariants.violations import Findings, Verdict
@@ -199,8 +199,8 @@ def check_cutoff(history: History, observations: Observations) -> Verdict:
     anything until it runs again). With several faults over one connection,
     the latest of those deadlines counts.
 
-    A connection that never ends while a container fault hit its own client
-    (killed: it cannot report) is skipped. Without the bound in the
+    A connection that never ends because a container fault aimed at its own
+    client silenced it (killed: it wrote nothing after) is skipped. Without the bound in the
     observations the verdict is unknown.
     """
     findings = Findings("chat.cutoff", "cut connections")
@@ -221,7 +221,7 @@ def check_cutoff(history: History, observations: Observations) -> Verdict:
                 continue
             learned = conn.ended if conn.end == "lost" else (
                 conns[index + 1].ops[0].time if index + 1 < len(conns) else None)
-            if learned is None and any(w.hits(process) and w.family == "container" for w in over):
+            if learned is None and silenced_by(process, conn.ops, over) is not None:
                 killed += 1
                 continue
             if bound is None:

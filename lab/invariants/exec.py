@@ -11,7 +11,7 @@ is :func:`marker` of its op; ``observations["exec"]["ran"]`` counts them.
 from __future__ import annotations
 
 from lab.history import History, Op
-from lab.invariants.attribution import fault_windows
+from lab.invariants.attribution import fault_windows, silenced_by
 from lab.invariants.observations import Observations, dig
 from lab.invariants.violations import Findings, Verdict
 
@@ -81,7 +81,8 @@ def check_intact(history: History, observations: Observations) -> Verdict:
     stdout_bytes, stdout_sha256); ``fail run`` is an explicit error and fine;
     ``info run`` (unknown outcome) is allowed only when a fault window
     overlaps the command's time, from invoke to that op; a command with no
-    ending op at all is a violation (the client lost track of it).
+    ending op at all is a violation (the client lost track of it), unless a
+    container fault killed its client (it wrote nothing after: it cannot report).
     """
     findings = Findings("exec.intact", "command outcomes")
     runs = _invoked(history)
@@ -89,10 +90,12 @@ def check_intact(history: History, observations: Observations) -> Verdict:
         return findings.verdict("no exec command in the history")
     windows = fault_windows(history)
     ends = _ends(history)
-    unknown_under_fault = 0
+    unknown_under_fault = killed = 0
     for op_id, invoke in runs.items():
         end = ends.get(op_id)
-        if end is None:
+        if end is None and silenced_by(invoke.process, history.ops, windows) is not None:
+            killed += 1
+        elif end is None:
             findings.checked += 1
             findings.violation(f"command {op_id} never ended: no ok, fail or info run",
                                time=invoke.time, process=invoke.process)
@@ -109,6 +112,8 @@ def check_intact(history: History, observations: Observations) -> Verdict:
             _check_output(findings, op_id, invoke, end)
     if unknown_under_fault:
         findings.note(f"{unknown_under_fault} outcome(s) unknown under a fault")
+    if killed:
+        findings.note(f"{killed} command(s) of clients killed by a fault, not checked")
     return findings.verdict("every command's outcome was unknown under a fault")
 
 

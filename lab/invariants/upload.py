@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.history import History, Op
-from lab.invariants.attribution import fault_windows
+from lab.invariants.attribution import fault_windows, silenced_by
 from lab.invariants.observations import Observations, dig
 from lab.invariants.violations import Findings, Verdict
 
@@ -121,7 +121,8 @@ def check_resume(history: History, observations: Observations) -> Verdict:
     put`` after a resume is a violation (the server lost what it kept); an
     ``info put`` after it is forgiven when a fault overlaps that attempt
     (it broke again) and a violation otherwise; no outcome at all is a
-    violation. Uploads that were not resumed are not checked here.
+    violation, unless a container fault killed the client (it wrote nothing
+    after). Uploads that were not resumed are not checked here.
     """
     findings = Findings("upload.resume", "resumed uploads")
     resumed = [u for u in uploads(history) if _resumed_after_break(u)]
@@ -129,7 +130,7 @@ def check_resume(history: History, observations: Observations) -> Verdict:
         return findings.verdict("no upload broke and was resumed")
     files = _files(findings, observations)
     windows = fault_windows(history)
-    broke_again = 0
+    broke_again = killed = 0
     for upload in resumed:
         last_resume = max(i for i, op in enumerate(upload.ops)
                           if op.type == "invoke" and op.f == "resume")
@@ -137,7 +138,9 @@ def check_resume(history: History, observations: Observations) -> Verdict:
                        None)
         start = upload.ops[last_resume]
         where = {"process": upload.put.process}
-        if outcome is None:
+        if outcome is None and silenced_by(upload.put.process, history.ops, windows) is not None:
+            killed += 1
+        elif outcome is None:
             findings.checked += 1
             findings.violation(f"{upload.name}: the resume never ended", time=start.time, **where)
         elif outcome.type == "info":
@@ -163,6 +166,8 @@ def check_resume(history: History, observations: Observations) -> Verdict:
                                    "whole on disk", time=outcome.time, **where)
     if broke_again:
         findings.note(f"{broke_again} resume(s) broke again under a fault")
+    if killed:
+        findings.note(f"{killed} resume(s) of clients killed by a fault, not checked")
     return findings.verdict("every resume broke again under a fault")
 
 

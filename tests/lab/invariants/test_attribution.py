@@ -7,9 +7,15 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lab.invariants.attribution import FaultWindow, attribute, blame, fault_windows
+from lab.invariants.attribution import (
+    FaultWindow,
+    attribute,
+    blame,
+    fault_windows,
+    silenced_by,
+)
 from lab.invariants.violations import Violation
-from tests.lab.invariants.builders import H, fault
+from tests.lab.invariants.builders import H, chat_life, fault
 
 RESET = "reset_peer(service=chat)"
 KILL = "kill(client=obs.chat-1,fleet=obs)"
@@ -77,3 +83,13 @@ def test_blame_names_exactly_the_active_faults_else_the_last_reverted(
     last = [i for i in past if sum(spans[i]) == max(sum(spans[j]) for j in past)]
     expected = ", ".join(f"f{i}(service=chat)" for i in active or last) or "none"
     assert blame(windows, time) == expected
+
+
+def test_a_process_is_silenced_by_a_container_fault_after_which_it_wrote_nothing() -> None:
+    kill = fault(5, 5.5, "kill-client(fleet=obs)", "container")
+    quiet = H(chat_life("obs.chat-0", 1, 0, ending="open"), kill)
+    assert silenced_by("obs.chat-0", quiet.ops, fault_windows(quiet)) is not None
+    talking = H(chat_life("obs.chat-0", 1, 6, ending="disconnected"), kill)
+    assert silenced_by("obs.chat-0", talking.ops, fault_windows(talking)) is None
+    stream = H(chat_life("obs.chat-0", 1, 0, ending="open"), fault(5, 5.5, "reset-peer(fleet=obs)"))
+    assert silenced_by("obs.chat-0", stream.ops, fault_windows(stream)) is None

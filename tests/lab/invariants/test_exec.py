@@ -124,3 +124,17 @@ def test_a_leftover_is_blamed_on_the_command_it_carries() -> None:
 def test_no_leftovers_is_unknown_without_the_list_or_without_commands() -> None:
     assert check_no_leftovers(H(run("obs.exec-0/0", 1, 2)), {}).status == "unknown"
     assert check_no_leftovers(H(), {"exec": {"leftovers": []}}).status == "unknown"
+
+
+def test_a_command_of_a_killed_client_is_not_checked() -> None:
+    killed = H(run("obs.exec-0/0", 1, 2), run("obs.exec-0/1", 3, None),
+               fault(3.5, 3.6, "kill-client(fleet=obs)", "container"))
+    verdict = check_intact(killed, {})
+    assert verdict.status == "pass" and "1 command(s) of clients killed" in verdict.detail
+    # Still writing after the fault: not killed (a paused client thaws and must report).
+    thawed = H(run("obs.exec-0/0", 1, None), run("obs.exec-0/1", 5, 6),
+               fault(3.5, 4, "pause(fleet=obs)", "container"))
+    assert check_intact(thawed, {}).status == "fail"
+    elsewhere = H(run("obs.exec-0/0", 1, None), fault(3.5, 4, "kill-client(fleet=other)",
+                                                        "container"))
+    assert check_intact(elsewhere, {}).status == "fail"

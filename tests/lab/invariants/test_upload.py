@@ -107,3 +107,10 @@ def test_resume_is_unknown_without_a_resumed_upload_or_without_the_file_list() -
     assert check_resume(H(put(1), outcome(2, "ok")), on_disk()).status == "unknown"
     history = H(put(1), outcome(2, "info"), outcome(3, "resume"), outcome(4, "ok"))
     assert check_resume(history, {}).status == "unknown"
+
+
+def test_a_resume_of_a_killed_client_is_not_checked() -> None:
+    history = H(put(1), outcome(2, "info"), outcome(3, "resume"),
+                fault(4, 4.1, "kill-client(fleet=obs)", "container"))
+    verdict = check_resume(history, on_disk())
+    assert verdict.status == "unknown" and "killed by a fault" in verdict.detail
