@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from lab.history import History, Op
 from lab.invariants.violations import Verdict, Violation
 from lab.report import MAX_MARKS, SERVERS_LANE, cli, render, timeline
 from lab.results import RunRecord
-from tests.lab.invariants.samples import CUT, T0, result, run
+from tests.lab.invariants.samples import CUT, T0, cut_kind, result, run
+
+
+@pytest.fixture(autouse=True)
+def _cut_kind() -> Iterator[None]:
+    with cut_kind():
+        yield
 
 
 def test_the_page_shows_the_fault_band_the_lanes_and_the_violation() -> None:

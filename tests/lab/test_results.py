@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ from rich.console import Console
 
 from lab.invariants.violations import Verdict
 from lab.results import RunRecord, ScenarioResult, junit_xml, table
-from tests.lab.invariants.samples import CUT, T0, result, run
+from tests.lab.invariants.samples import CUT, T0, cut_kind, result, run
+
+
+@pytest.fixture(autouse=True)
+def _cut_kind() -> Iterator[None]:
+    with cut_kind():
+        yield
 
 
 def rendered(record: RunRecord) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,13 @@ import pytest
 from lab.faults.base import Target
 from lab.schedule import Plan, ScheduledFault, load_fault
 from lab.triggers import AtProgress, WhileStreaming
-from tests.lab.invariants.samples import CUT, FLEET, Cut, plan
+from tests.lab.invariants.samples import CUT, FLEET, Cut, cut_kind, plan
+
+
+@pytest.fixture(autouse=True)
+def _cut_kind() -> Iterator[None]:
+    with cut_kind():
+        yield
 
 
 def test_a_plan_round_trips_through_json() -> None:

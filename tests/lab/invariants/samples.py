@@ -1,15 +1,19 @@
 """A sample plan and run for the tests of schedules, results and reports.
 
-``Cut`` is a fault kind of the tests' own (registered once), so that these
-tests need none of the Docker-backed fault families.
+``Cut`` is a fault kind of the tests' own, so that these tests need none of
+the Docker-backed fault families; :func:`cut_kind` makes it known to
+``fault_from_json`` for the time of a test only (the registry is shared with
+the fault families' own tests).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from lab.faults.base import FAULT_KINDS, Family, Fault, FaultContext, Target, register
+from lab.faults.base import FAULT_KINDS, Family, Fault, FaultContext, Target
 from lab.history import History, Op
 from lab.invariants import check_all
 from lab.results import RunRecord, RunTarget, ScenarioResult
@@ -36,8 +40,14 @@ class Cut(Fault):
         return None
 
 
-if Cut.kind not in FAULT_KINDS:
-    register(Cut)
+@contextmanager
+def cut_kind() -> Iterator[None]:
+    """``Cut`` registered for the duration of the block."""
+    FAULT_KINDS[Cut.kind] = Cut
+    try:
+        yield
+    finally:
+        FAULT_KINDS.pop(Cut.kind, None)
 
 CUT = Cut(target=Target(service="chat", client="obs.chat-1"), after_bytes=100)
 FLEET = {"name": "obs", "seed": 7, "deadline": 60.0,
