@@ -1,7 +1,8 @@
 """A fleet's chat clients: each says K numbered lines and records every line it hears.
 
 Theory of operation. Every client of the fleet connects (netlab mode, nick =
-its process name) and waits at the fleet's start barrier, so that all of
+its process name; ``info joined {"nick", "room"}`` once the server has
+answered, i.e. the client is in the room) and waits at the fleet's start barrier, so that all of
 them are in the room before anyone speaks; then each says ``messages``
 lines ``m <process> <seq> <sent_time>``, ``interval`` seconds apart, while
 a receiver task records each such line it hears (``info recv``) and any
@@ -127,6 +128,8 @@ class ChatRun:
                                  connect_timeout=CONNECT_TIMEOUT) as chat:
                 self.log.connect_ok(chat.stream)
                 await self._take_nick(chat, attempt)
+                # The server has answered: from now on this client is in the room.
+                self.log.info("joined", {"nick": chat.nick, "room": chat.room})
                 await self._session(chat)
                 if self.lost:
                     raise _Lost(self.lost)

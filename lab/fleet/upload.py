@@ -40,7 +40,9 @@ from services.upload.events import UploadErrorCode
 from services.upload.protocol import DATA_FRAME_LIMIT, State
 from services.wire.preface import encode_preface
 
-RESUMES = Backoff(attempts=6, initial=0.2, factor=2.0, max_delay=2.0)
+# Resumes until about 26 s after the break: a server that has not yet seen the old
+# connection die answers busy until its --data-timeout (20 s by default) frees it.
+RESUMES = Backoff(attempts=10, initial=0.2, factor=2.0, max_delay=5.0)
 RESUMABLE = RETRYABLE | {UploadErrorCode.TIMEOUT}
 REQUEST_TIMEOUT = 15.0
 MIN_CHUNK = 16 * 1024

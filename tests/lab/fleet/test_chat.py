@@ -47,8 +47,10 @@ async def test_every_client_hears_every_other_clients_lines_in_order(
         others = {p: list(range(5)) for p in processes if p != process}
         assert heard(history, process) == others
         ops = history.of(process)
-        assert [(op.type, op.f) for op in ops[:2]] == [("invoke", "connect"), ("ok", "connect")]
+        assert [(op.type, op.f) for op in ops[:3]] == [
+            ("invoke", "connect"), ("ok", "connect"), ("info", "joined")]
         assert ops[1].value["local"].startswith("127.0.0.1:")
+        assert ops[2].value == {"nick": process, "room": "lobby"}
         assert [op.value["seq"] for op in ops if op.f == "send" and op.type == "ok"] == [
             0, 1, 2, 3, 4]
         assert [(op.type, op.f, op.value) for op in ops[-2:]] == [
