@@ -6,8 +6,9 @@ whole exchange: chat connects, gets its welcome and an answer to ``/who``;
 exec runs ``true`` (exit status 0); upload lists the files. Then, for each
 ``--stats NAME=H:P``, it reads the server's counters (one JSON line per
 connection to the stats port), after waiting up to ``--settle`` seconds for
-the open connections and tasks to stop changing (and to reach ``--baseline
-NAME=N`` open connections, when given). It prints one JSON object::
+the open connections and tasks to stop changing for a second (or, with
+``--baseline NAME=N``, to be back to N open connections and unchanged
+since the previous look). It prints one JSON object::
 
     {"serves": {"chat": {"ok": true, "error": null, "seconds": 0.004}, ...},
      "stats": {"chat": {"connections_open": 0, ...}, "exec": null}}
@@ -40,6 +41,7 @@ from services.upload.client import open_upload
 
 Address = tuple[str, int]
 POLL = 0.25
+STEADY_FOR = 1.0  # without a baseline: the open counts unchanged this long means settled
 STATS_LIMIT = 1 << 20
 OPEN_COUNTERS = ("connections_open", "tasks_open")
 
@@ -131,15 +133,20 @@ async def settled_stats(stats: dict[str, Address], *, settle: float,
 
     current = await sample()
     deadline = trio.current_time() + settle
+    steady_since = trio.current_time()
     while trio.current_time() < deadline:
         await trio.sleep(POLL)
         previous, current = current, await sample()
-        steady = all(_open(current[name]) == _open(previous[name]) for name in stats)
-        at_baseline = all(
-            current[name] is None
-            or (current[name] or {}).get("connections_open", 0) <= limit
-            for name, limit in baseline.items())
-        if steady and at_baseline:
+        if any(_open(current[name]) != _open(previous[name]) for name in stats):
+            steady_since = trio.current_time()
+            continue
+        if baseline:
+            at_baseline = all(current.get(name) is None
+                              or (current[name] or {}).get("connections_open", 0) <= limit
+                              for name, limit in baseline.items())
+            if at_baseline:
+                break
+        elif trio.current_time() - steady_since >= STEADY_FOR:
             break
     return current
 
