@@ -29,7 +29,7 @@ from tests.support.docblocks import (
 )
 from tests.support.stacks import RUNNING
 
-DEFAULT_PORTS = (8000, 8001, 8002)
+DEFAULT_PORTS = (8000, 8001, 8002, 8474)
 DOCKER_BLOCKS = blocks("sh docker") + blocks("python docker")
 
 
