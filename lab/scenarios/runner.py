@@ -12,7 +12,8 @@ The order of a run:
 4. a fault whose trigger fires is applied, held ``duration`` seconds and
    reverted (:func:`lab.faults.base.applied`: the revert runs in ``finally``);
 5. when every fleet has ended, faults not yet fired are dropped (recorded as
-   ``fault-skipped``) and those in their window run to its end;
+   ``fault-skipped``) and those in their window are reverted (a window ends
+   after its ``duration`` or with the workload, whichever comes first);
 6. after ``settle`` seconds, probe again and observe the servers' containers;
 7. check the plan's invariants; each violation names the fault active then.
 
@@ -107,7 +108,8 @@ class Run:
             return
         try:
             async with applied(scheduled.fault, self.context, self.history):
-                await trio.sleep(scheduled.duration)
+                with trio.move_on_after(scheduled.duration):
+                    await fleets_done.wait()
         except Exception as exc:  # recorded; the run's result becomes an error
             self.errors.append(f"fault {scheduled.fault.label()}: {type(exc).__name__}: {exc}")
 
