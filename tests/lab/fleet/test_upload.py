@@ -71,4 +71,4 @@ async def test_a_paced_stream_keeps_to_its_rate() -> None:
         got = 0
         while got < 5000:
             got += len(await right.receive_some())
-    assert 0.2 <= trio.current_time() - start < 0.6
+    assert 0.2 <= trio.current_time() - start < 1.5
