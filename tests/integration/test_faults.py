@@ -17,7 +17,7 @@ from lab.faults.base import Fault, Target, applied
 from lab.faults.container import KillClient, Pause, RestartServer
 from lab.faults.context import LabContext
 from lab.faults.network import Disconnect, Drop, Reject, Tbf, in_namespace, netem_available
-from lab.faults.peer import PeerRst
+from lab.faults.peer import PeerRst, PeerSlowloris
 from lab.faults.stream import Latency
 from lab.history import Op
 from lab.observe import observe
@@ -218,6 +218,25 @@ async def test_the_servers_are_observed_from_inside_their_containers(
     assert found["upload"]["files"]["observed-1.bin"] == {
         "size": 3, "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}
     assert "errors" not in found
+
+
+async def test_rogue_peers_reset_chat_and_their_ops_join_the_history(lab: LabContext) -> None:
+    async with applied(PeerRst(target=Target(service="chat"), count=2), lab, lab.history):
+        pass
+    closes = [op for op in lab.history if op.process.startswith("rogue.rst-") and op.f == "close"]
+    assert len(closes) == 2 and all(op.value["reset"] for op in closes)
+    assert await probe(lab) == "welcome"
+
+
+async def test_a_held_rogue_stops_at_the_revert_not_at_its_hold(lab: LabContext) -> None:
+    fault = PeerSlowloris(target=Target(service="exec"), hold=60)
+    started = time.monotonic()
+    async with applied(fault, lab, lab.history):
+        await trio.sleep(1.5)
+    assert time.monotonic() - started < 15
+    assert [op.type for op in lab.history if op.process == "rogue.slowloris-0"
+            and op.f == "connect"] == ["invoke", "ok"]
+    assert find_labelled(lab.docker, lab.labels(role="rogue")) == []
 
 
 def proxy_api_in(stack: Stack) -> bool:
