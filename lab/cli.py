@@ -2,7 +2,8 @@
 
 On the host: ``lab scenario list|run``, ``lab replay``, ``lab report``.
 In client containers (run by the harness): ``lab fleet run``, ``lab rogue``,
-``lab probe``. Each module exposes a click command named ``cli``.
+``lab probe``. ``lab proxy`` runs fault proxies outside the gateway.
+Each module exposes a click command named ``cli``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ COMMANDS = {
     "scenario": "lab.scenarios.cli",
     "replay": "lab.scenarios.replay",
     "report": "lab.report",
+    "proxy": "lab.proxy.cli",
 }
 
 
