@@ -20,6 +20,7 @@ import click
 import trio
 from rich.console import Console
 
+from lab.faults.network import netem_available
 from lab.results import TARGETS, RunRecord, RunTarget, ScenarioResult, junit_xml, table
 from lab.scenarios.catalog import SCENARIOS
 from lab.scenarios.progress import Progress
@@ -99,6 +100,9 @@ def run(*, plans: Sequence[Plan], seed: int, target: RunTarget, project: str | N
 
 async def _run_all(plans: Sequence[Plan], session: LabSession,
                    console: Console) -> list[ScenarioResult]:
+    # The kernel may lack netem (no tc delay or loss): say so once; the proxy stands in.
+    _, netem = await netem_available(session.context)
+    console.print(f"[dim]{netem}[/]")
     results: list[ScenarioResult] = []
     with Progress(console, [plan.scenario for plan in plans]) as progress:
         for plan in plans:
