@@ -134,19 +134,24 @@ async def applied(fault: Fault, ctx: FaultContext, history: History, *,
                   clock: Callable[[], float] = time.time) -> AsyncIterator[dict[str, Any]]:
     """Apply ``fault`` for the duration of the block; revert in ``finally``.
 
-    Records ``info fault-apply`` (with the details, or the error if apply
-    failed) and ``info fault-revert``; the fault's ``label`` is in both.
+    Records ``info fault-apply`` at the time apply started (with the details
+    and how long it took, or the error if it failed) and ``info
+    fault-revert``; the fault's ``label`` is in both.
     """
     base = {"fault": fault.label(), "kind": fault.kind, "family": fault.family}
+    # The window opens when apply starts: a restart or a sidecar's rule acts
+    # before apply returns, and what breaks meanwhile happened under the fault.
+    start = clock()
     try:
         details = await fault.apply(ctx)
     except BaseException as exc:
-        history.append(Op(clock(), NEMESIS, "info", "fault-apply",
+        history.append(Op(start, NEMESIS, "info", "fault-apply",
                           {**base, "error": f"{type(exc).__name__}: {exc}"}))
         await _revert(fault, ctx)
         history.append(Op(clock(), NEMESIS, "info", "fault-revert", base))
         raise
-    history.append(Op(clock(), NEMESIS, "info", "fault-apply", {**base, "details": details}))
+    history.append(Op(start, NEMESIS, "info", "fault-apply",
+                      {**base, "details": details, "seconds": round(clock() - start, 3)}))
     try:
         yield details
     finally:

@@ -115,7 +115,9 @@ def check_complete_or_absent(history: History, observations: Observations) -> Ve
 def check_resume(history: History, observations: Observations) -> Verdict:
     """``upload.resume``: an upload that broke and was resumed completes.
 
-    For each upload with an ``info put`` followed by an ``invoke resume``,
+    For each upload with an ``info put`` (it broke) or a ``fail put`` (the
+    server refused to go on, e.g. ``shutting-down``, keeping what it had)
+    followed by an ``invoke resume``,
     the outcome after the last resume must be ``ok put`` with the declared
     SHA-256, and the file must be on disk whole (size and hash). A ``fail
     put`` after a resume is a violation (the server lost what it kept); an
@@ -174,7 +176,7 @@ def check_resume(history: History, observations: Observations) -> Verdict:
 def _resumed_after_break(upload: Upload) -> bool:
     broke = False
     for op in upload.ops:
-        if op.type == "info" and op.f == "put":
+        if op.type in ("info", "fail") and op.f == "put":
             broke = True
         elif broke and op.type == "invoke" and op.f == "resume":
             return True

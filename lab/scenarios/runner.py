@@ -47,6 +47,7 @@ from lab.triggers import TriggerState
 
 TICK = 0.1  # seconds between clock-only trigger checks
 RUN_MARGIN = 90.0  # seconds a run may take beyond its longest fleet deadline
+SETTLE_WAIT = 20.0  # seconds the last probe waits at most for the counters' baseline
 KILLED = 137  # a fleet container's status after SIGKILL (the kill-client fault)
 
 OnOp = Callable[[Op], None]
@@ -175,7 +176,8 @@ async def run_plan(plan: Plan, session: LabSession, *, on_op: OnOp | None = None
             observations["probe_before"] = await session.probe(services)
             await run.run_fleets_and_faults()
             await trio.sleep(settle)
-            observations["probe_after"] = await session.probe(services, settle=settle * 5)
+            observations["probe_after"] = await session.probe(
+                services, settle=SETTLE_WAIT, baseline=observations["probe_before"])
             observations.update(await observe(session.context, since=started,
                                               services=tuple(s for s in services
                                                              if s in ("exec", "upload"))))

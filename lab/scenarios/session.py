@@ -90,19 +90,27 @@ class LabSession:
         finally:
             stack.client.close()
 
-    def probe_argv(self, services: tuple[str, ...], *, settle: float) -> list[str]:
+    def probe_argv(self, services: tuple[str, ...], *, settle: float,
+                   baseline: dict[str, Any] | None = None) -> list[str]:
         argv = ["lab", "probe", "--token", self.exec_token, "--settle", f"{settle:g}",
                 "--stats", f"gateway=gateway:{STATS_PORT}"]
         for service in services:
             argv += [f"--{service}", f"{service}:{SERVICE_PORT}",
                      "--stats", f"{service}={service}:{STATS_PORT}"]
+        stats = (baseline or {}).get("stats") or {}
+        for service, counters in sorted(stats.items()):
+            if isinstance(counters, dict) and isinstance(counters.get("connections_open"), int):
+                argv += ["--baseline", f"{service}={counters['connections_open']}"]
         return argv
 
-    async def probe(self, services: tuple[str, ...], *, settle: float = 0.0) -> dict[str, Any]:
+    async def probe(self, services: tuple[str, ...], *, settle: float = 0.0,
+                    baseline: dict[str, Any] | None = None) -> dict[str, Any]:
         """``lab probe`` in a container of the lab network: are new clients served, the
-        counters (see :mod:`lab.probe`). A probe that fails is reported in ``error``."""
-        end = await run_to_end(self.context, self.probe_argv(services, settle=settle),
-                               timeout=PROBE_TIMEOUT)
+        counters (see :mod:`lab.probe`), waiting up to ``settle`` seconds for the open
+        connections to come back to ``baseline`` (an earlier probe's result). A probe
+        that fails is reported in ``error``."""
+        argv = self.probe_argv(services, settle=settle, baseline=baseline)
+        end = await run_to_end(self.context, argv, timeout=PROBE_TIMEOUT)
         text = "\n".join(end.stdout).strip()
         try:
             found: dict[str, Any] = json.loads(text) if text else {}

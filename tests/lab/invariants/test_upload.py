@@ -74,6 +74,12 @@ def test_a_resume_that_completes_passes() -> None:
     assert (verdict.status, verdict.checked) == ("pass", 1)
 
 
+def test_a_resume_after_a_refusal_that_kept_the_bytes_is_checked() -> None:
+    history = H(put(1), outcome(2, "fail"), outcome(3, "resume"), outcome(4, "ok"))
+    verdict = check_resume(history, on_disk())
+    assert verdict.status == "pass" and verdict.checked == 1
+
+
 def test_a_refused_resume_fails() -> None:
     history = H(put(1), outcome(2, "info"), outcome(3, "resume"), outcome(4, "fail"))
     [violation] = check_resume(history, on_disk()).violations
