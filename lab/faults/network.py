@@ -8,7 +8,8 @@
 - :class:`Drop`: iptables DROP on the service port, ``inbound`` (packets to
   it), ``outbound`` (packets from it) or ``both``.
 - :class:`Reject`: iptables REJECT ``--reject-with tcp-reset`` of every
-  packet to the service port: new connections are refused, open ones reset.
+  packet to the service port (and, ``both``, from it, the reset going to
+  the server's own socket): new connections are refused, open ones reset.
 - :class:`Tbf`: a ``tbf`` qdisc capping what the service sends on the lab
   network to ``rate`` bytes per second.
 
@@ -190,21 +191,43 @@ class Drop(_Firewall):
 @register
 @dataclass(frozen=True, kw_only=True)
 class Reject(_Firewall):
-    """iptables REJECT --reject-with tcp-reset of every packet to the service port."""
+    """iptables REJECT --reject-with tcp-reset on the service port (resets themselves pass).
+
+    ``inbound``: packets to the port are answered with a reset: a client
+    learns at its next packet; the server only when it sends again and the
+    client's host answers with a reset of its own. ``both`` (default):
+    packets the server sends from the port are refused too, with a reset to
+    the server's own socket, so each end learns at its next packet.
+    """
 
     kind: ClassVar[str] = "reject"
     expected: ClassVar[str] = (
-        "Every packet to the port is answered with a reset: new connections are refused "
-        "(ConnectionRefusedError), open ones reset at their next packet "
-        "(ConnectionResetError), through the gateway the client's connection is closed. "
-        "Once the rule is gone, the service is reachable again at once.")
+        "New connections are refused at once (ConnectionRefusedError); each end of an open "
+        "connection is reset when it next sends (ConnectionResetError), so the server ends "
+        "that session and its work (a command is killed) and a client reports the outcome "
+        "as unknown; a side that only waits learns from its timeouts. Through the gateway "
+        "the client's connection is closed. Once the rule is gone, the service is reachable "
+        "again at once.")
     concept: ClassVar[str] = (
-        "A refused connection fails fast and clearly, unlike a dropped one: a client "
-        "should report it at once and retry with a back-off, not hang.")
+        "A refused or reset connection fails fast and clearly, unlike a dropped one: report "
+        "it at once and retry with a back-off, never hang. A reset only reaches the side it "
+        "is sent to: the other one learns nothing until it talks.")
+
+    direction: str = "both"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.direction not in ("inbound", "both"):
+            raise ValueError("direction must be 'inbound' or 'both'")
 
     def rules(self) -> list[list[str]]:
-        return [["INPUT", "-p", "tcp", "--dport", str(self.port), "-j", "REJECT",
-                 "--reject-with", "tcp-reset"]]
+        port = str(self.port)
+        # Resets pass: those the rules send (an outbound one reaches the server's socket
+        # through INPUT) and a peer's own, so each side learns at its next packet.
+        reset = ["!", "--tcp-flags", "RST", "RST", "-j", "REJECT", "--reject-with", "tcp-reset"]
+        inbound = ["INPUT", "-p", "tcp", "--dport", port, *reset]
+        outbound = ["OUTPUT", "-p", "tcp", "--sport", port, *reset]
+        return [inbound, outbound] if self.direction == "both" else [inbound]
 
 
 def _lab_device_script(ip: str) -> str:

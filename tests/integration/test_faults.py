@@ -125,9 +125,29 @@ async def test_a_paused_chat_accepts_but_says_nothing_until_unpaused(lab: LabCon
 
 async def test_a_reject_rule_refuses_chat_until_reverted(lab: LabContext) -> None:
     async with applied(Reject(target=Target(service="chat")), lab, lab.history) as details:
-        assert details["rules"] == ["INPUT -p tcp --dport 8000 -j REJECT --reject-with tcp-reset"]
+        assert [rule.split(" -j ")[0] for rule in details["rules"]] == [
+            "INPUT -p tcp --dport 8000 ! --tcp-flags RST RST",
+            "OUTPUT -p tcp --sport 8000 ! --tcp-flags RST RST"]
         assert await probe(lab) == "refused"
     assert await probe(lab) == "welcome"
+
+
+async def test_a_reject_resets_the_servers_side_at_its_next_send(lab: LabContext) -> None:
+    marker = "netlab-op-rejected.exec-0_0"
+    command = f"for i in $(seq 100); do echo $i; sleep 0.1; done; : {marker}"
+    client = ["netlab", "exec", "run", "--host", "exec", "--port", "8000", "--", command]
+    launch = Launch(role="probe", environment={"NETLAB_EXEC_TOKEN": "netlab-lab"})
+    async with run_program(lab, client, launch=launch) as program:
+        assert await program.lines.receive() == "1"  # streaming
+        async with applied(Reject(target=Target(service="exec")), lab, lab.history):
+            with trio.fail_after(10):  # the server kills the command: reset at its next send
+                while True:  # no event to wait on: the exec container is polled
+                    found = await observe(lab, services=("exec",))
+                    if not any(marker in c for c in found["exec"]["leftovers"]):
+                        break
+                    await trio.sleep(0.2)
+        await program.kill()
+    assert await probe(lab, "exec:8000") in ("silent", "data")
 
 
 async def test_an_inbound_drop_times_connects_out_until_reverted(lab: LabContext) -> None:

@@ -44,6 +44,7 @@ EXAMPLES: list[Fault] = [
     lab.faults.network.Disconnect(target=Target(fleet="observers")),
     lab.faults.network.Drop(target=Target(service="chat"), direction="outbound"),
     lab.faults.network.Reject(target=Target(service="gateway"), port=8001),
+    lab.faults.network.Reject(target=Target(service="exec"), direction="inbound"),
     lab.faults.network.Tbf(target=Target(service="upload"), rate=10_000),
 ]
 
@@ -103,6 +104,8 @@ def test_equal_faults_share_a_key_and_different_ones_do_not() -> None:
     (lambda: lab.faults.network.Drop(target=Target(service="chat"), direction="up"),
      "direction"),
     (lambda: lab.faults.network.Reject(target=Target(service="chat"), port=0), "port"),
+    (lambda: lab.faults.network.Reject(target=Target(service="chat"), direction="outbound"),
+     "direction"),
     (lambda: lab.faults.network.Tbf(target=Target(service="chat"), rate=0), "positive"),
 ])
 def test_a_fault_with_a_missing_target_or_a_bad_setting_is_refused(
