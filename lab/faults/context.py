@@ -3,8 +3,8 @@
 :class:`LabContext` finds the services' and fleets' containers, the lab
 network and the image; labels what faults create so that the stack's
 teardown removes it; talks to the gateway's fault-proxy control API
-(``127.0.0.1:${NETLAB_PROXY_PORT:-8474}``, token
-``${NETLAB_PROXY_TOKEN:-netlab-lab}``); knows each fleet client's address
+(``127.0.0.1:${NETLAB_PROXY_PORT:-8474}``, or wherever the gateway
+publishes it, token ``${NETLAB_PROXY_TOKEN:-netlab-lab}``); knows each fleet client's address
 (``peers``, filled by the runner from ``ok connect`` ops); and records the
 ops that faults themselves gather (a rogue peer's) into ``history``.
 
@@ -24,8 +24,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import trio
+
 from lab.containers import FLEET_LABEL
-from lab.errors import FaultError
+from lab.errors import FaultError, StackError
 from lab.history import History, Op
 from lab.labels import labels as lab_labels
 from lab.proxy.client import ProxyClient
@@ -34,6 +36,7 @@ from lab.stack import PROJECT_LABEL, Stack
 PROXY_HOST = "127.0.0.1"
 PROXY_PORT = 8474
 PROXY_TOKEN = "netlab-lab"
+CONTROL_PORT = "8474/tcp"  # the control API's port in the gateway container
 LAB_NETWORK = "lab"
 
 
@@ -53,8 +56,22 @@ class LabContext:
     def __post_init__(self) -> None:
         env = self.stack.env
         self.proxy_host = PROXY_HOST
-        self.proxy_port = int(_setting(env, "NETLAB_PROXY_PORT", str(PROXY_PORT)))
+        # The stack's own setting, else (on first use) the gateway's published port.
+        port = env.get("NETLAB_PROXY_PORT")
+        self.proxy_port: int | None = int(port) if port else None
         self.proxy_token = _setting(env, "NETLAB_PROXY_TOKEN", PROXY_TOKEN)
+
+    def published_proxy_port(self) -> int:
+        """The host port of the gateway's control API: its port binding (a project started
+        elsewhere), else ``$NETLAB_PROXY_PORT``, else 8474. Blocking."""
+        try:
+            ports = self.container("gateway").attrs["NetworkSettings"]["Ports"] or {}
+        except (StackError, KeyError):
+            ports = {}
+        for binding in ports.get(CONTROL_PORT) or []:
+            if binding.get("HostIp") in ("127.0.0.1", "0.0.0.0", "") and binding.get("HostPort"):
+                return int(binding["HostPort"])
+        return int(os.environ.get("NETLAB_PROXY_PORT") or PROXY_PORT)
 
     @property
     def docker(self) -> Any:
@@ -90,9 +107,14 @@ class LabContext:
         return {**lab_labels(**extra), PROJECT_LABEL: self.project}
 
     def proxy_client(self) -> ProxyClient:
+        """A client of the gateway's control API (its port looked up once: blocking then)."""
+        if self.proxy_port is None:
+            self.proxy_port = self.published_proxy_port()
         return ProxyClient(self.proxy_host, self.proxy_port, token=self.proxy_token)
 
     async def proxy_request(self, method: str, path: str, body: Any = None) -> Any:
+        if self.proxy_port is None:
+            self.proxy_port = await trio.to_thread.run_sync(self.published_proxy_port)
         return await self.proxy_client().request(method, path, body)
 
     def peer_of(self, client: str) -> str | None:

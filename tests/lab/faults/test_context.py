@@ -13,14 +13,28 @@ from lab.labels import LAB_LABEL, SESSION_ID, SESSION_LABEL
 
 
 @dataclass
+class GatewayStandIn:
+    ports: dict[str, Any]
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return {"NetworkSettings": {"Ports": self.ports}}
+
+
+@dataclass
 class StackStandIn:
     project: str = "netlab-test-abc"
     env: dict[str, str] = field(default_factory=dict)
     client: Any = None
+    gateway_ports: dict[str, Any] = field(default_factory=dict)
+
+    def container(self, service: str) -> GatewayStandIn:
+        assert service == "gateway"
+        return GatewayStandIn(self.gateway_ports)
 
 
-def lab(env: dict[str, str] | None = None) -> LabContext:
-    return LabContext(StackStandIn(env=env or {}))  # type: ignore[arg-type]
+def lab(env: dict[str, str] | None = None, ports: dict[str, Any] | None = None) -> LabContext:
+    return LabContext(StackStandIn(env=env or {}, gateway_ports=ports or {}))  # type: ignore[arg-type]
 
 
 def test_what_a_fault_creates_carries_the_lab_session_and_project_labels() -> None:
@@ -30,19 +44,29 @@ def test_what_a_fault_creates_carries_the_lab_session_and_project_labels() -> No
                       "com.docker.compose.project": "netlab-test-abc"}
 
 
-def test_the_control_api_is_on_loopback_at_the_default_port_and_token(
+def test_the_control_api_is_where_the_gateway_publishes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NETLAB_PROXY_TOKEN", raising=False)
+    ctx = lab(ports={"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "41000"}],
+                     "8474/tcp": [{"HostIp": "127.0.0.1", "HostPort": "41474"}]})
+    client = ctx.proxy_client()
+    assert (client.host, client.port, ctx.proxy_token) == ("127.0.0.1", 41474, "netlab-lab")
+
+
+def test_without_a_published_port_the_control_api_is_at_the_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("NETLAB_PROXY_PORT", raising=False)
-    monkeypatch.delenv("NETLAB_PROXY_TOKEN", raising=False)
-    ctx = lab()
-    assert (ctx.proxy_host, ctx.proxy_port, ctx.proxy_token) == ("127.0.0.1", 8474,
-                                                                 "netlab-lab")
+    assert lab().proxy_client().port == 8474
+    monkeypatch.setenv("NETLAB_PROXY_PORT", "9474")
+    assert lab().proxy_client().port == 9474
 
 
 def test_the_stacks_settings_name_the_control_port_and_token() -> None:
-    ctx = lab({"NETLAB_PROXY_PORT": "18474", "NETLAB_PROXY_TOKEN": "t0ken"})
-    assert (ctx.proxy_port, ctx.proxy_token) == (18474, "t0ken")
+    ctx = lab({"NETLAB_PROXY_PORT": "18474", "NETLAB_PROXY_TOKEN": "t0ken"},
+              ports={"8474/tcp": [{"HostIp": "127.0.0.1", "HostPort": "41474"}]})
+    assert (ctx.proxy_client().port, ctx.proxy_token) == (18474, "t0ken")
 
 
 def test_each_client_is_known_by_its_latest_connect() -> None:
