@@ -5,7 +5,10 @@ Built on netlab's runtime (``services.runtime.serve``, run as a process by
 ``services.runtime.main.main``): the same limits, counters, logs and graceful
 shutdown as the lab's servers. The upstream is resolved at each connection
 (Docker's DNS), so a restarted server is found again; an unreachable upstream
-closes the client's connection after a log line. The bytes go through
+closes the client's connection after a log line. Both ends of a relay get
+the runtime's keepalive (``--keepalive``): the client's socket from
+``serve``, the upstream's here, so a vanished peer on either side ends the
+relay as a reset. The bytes go through
 :meth:`lab.proxy.proxy.Proxy.relay` of the route's proxy (named after the
 route), so toxics added at runtime act on every route's connections, the
 learners' and the lab's fleets' alike. With ``control_port``, the proxies'
@@ -37,6 +40,7 @@ from lab.proxy.proxy import Proxy
 from services.runtime.config import ServerConfig
 from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters
+from services.runtime.keepalive import set_keepalive
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import get_logger, log_event
 from services.runtime.options import DURATION, setting
@@ -139,6 +143,7 @@ class Gateway:
         try:
             with trio.fail_after(self.config.connect_timeout):
                 upstream = await trio.open_tcp_stream(route.upstream_host, route.upstream_port)
+            set_keepalive(upstream.socket, self.config.keepalive)
         except (OSError, trio.TooSlowError) as exc:
             self.counters.error("upstream-unreachable")
             self.counters.extra[f"{route.name}.unreachable"] += 1
@@ -203,6 +208,7 @@ class Gateway:
             host=self.config.host, port=route.listen_port,
             max_clients=self.config.max_clients, idle_timeout=self.config.idle_timeout,
             send_timeout=self.config.send_timeout, grace_period=self.config.grace_period,
+            keepalive=self.config.keepalive,
         )
         # One serve per route: each route has its own max_clients slots.
         await serve(partial(self.handle, route), config, counters=self.counters,

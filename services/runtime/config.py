@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import click
 
+from services.runtime.keepalive import check_keepalive
 from services.runtime.options import DURATION, PORT, setting
 
 
@@ -21,7 +22,9 @@ class ServerConfig:
 
     ``port=0`` asks the OS for a free port (tests); ``serve`` reports the bound
     port through ``task_status``. Every wait on a peer is bounded by
-    ``idle_timeout`` (receiving) or ``send_timeout`` (a peer not reading).
+    ``idle_timeout`` (receiving) or ``send_timeout`` (a peer not reading); a
+    peer that vanished without a FIN or a reset is given up after about
+    ``keepalive`` seconds (:mod:`services.runtime.keepalive`).
     """
 
     host: str = setting("127.0.0.1", help="Address to listen on (0.0.0.0 in containers).")
@@ -44,6 +47,13 @@ class ServerConfig:
         10.0, type=DURATION,
         help="Seconds a client may leave our bytes unread before it is disconnected.",
     )
+    # Well below the idle timeout: a listener that stays silent for minutes is
+    # normal, a peer whose kernel stopped answering is not.
+    keepalive: float = setting(
+        30.0, type=click.FloatRange(min=0),
+        help="Seconds after which a peer that stopped answering (no FIN, no reset: "
+             "its machine or network gone) is disconnected; 0 = off.",
+    )
     grace_period: float = setting(
         5.0, type=DURATION, help="Seconds in-flight work may take to finish after SIGTERM."
     )
@@ -64,5 +74,6 @@ class ServerConfig:
         for name in ("idle_timeout", "handshake_timeout", "send_timeout", "grace_period"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        check_keepalive(self.keepalive)
         if self.queue_size < 1:
             raise ValueError("queue_size must be at least 1")

@@ -6,13 +6,16 @@ whatever is queued into one ``send_all`` (few syscalls, no Nagle wait), so two
 tasks never call ``send_all`` concurrently.
 
 Error handling: Trio's ``BrokenResourceError`` and timeouts are translated
-here, at one place, into :mod:`services.runtime.errors`. A failure of the
+here, at one place, into :mod:`services.runtime.errors`; a peer given up by
+keepalive or the user timeout (``ETIMEDOUT``) is a reset like any other,
+its message saying the peer stopped answering. A failure of the
 writer, or ``abort()``, cancels the session body; ``session()`` then raises the
 recorded failure as a plain exception for the handler to log.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -39,6 +42,19 @@ def collapse(exc: Exception) -> Exception:
     while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc
+
+
+def broken(exc: trio.BrokenResourceError, doing: str = "") -> PeerReset:
+    """The failure a broken stream means: a reset, said as such when keepalive gave up.
+
+    The kernel fails a socket with ``ETIMEDOUT`` when keepalive probes or
+    unacknowledged data went unanswered (:mod:`services.runtime.keepalive`);
+    it has reset the connection then, so it is counted as one.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, OSError) and cause.errno == errno.ETIMEDOUT:
+        return PeerReset(f"peer stopped answering{doing}: connection reset ({cause})")
+    return PeerReset(f"connection reset{doing} ({cause or exc})")
 
 
 def describe_peer(stream: trio.abc.Stream) -> str:
@@ -92,7 +108,7 @@ class PeerConnection:
             try:
                 data = bytes(await self.stream.receive_some(max_bytes))
             except trio.BrokenResourceError as exc:
-                raise PeerReset(f"connection reset ({exc.__cause__ or exc})") from None
+                raise broken(exc) from None
             except trio.ClosedResourceError:
                 raise PeerClosed("connection closed locally") from None
         if scope.cancelled_caught:
@@ -186,7 +202,7 @@ class PeerConnection:
                 self.counters.bytes_out += size
                 self.queued_bytes -= size
         except trio.BrokenResourceError as exc:
-            self._fail(PeerReset(f"connection reset while sending ({exc.__cause__ or exc})"))
+            self._fail(broken(exc, " while sending"))
         except trio.ClosedResourceError:
             self._fail(PeerClosed("connection closed locally"))
         except PeerTimeout as exc:

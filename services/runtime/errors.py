@@ -8,10 +8,13 @@
     (``ECONNRESET``), a broken pipe. Trio's ``BrokenResourceError`` is
     translated into this at one place (``PeerConnection``).
 ``PeerReset``
-    The ``PeerClosed`` of a reset: counted and logged as ``reset``.
+    The ``PeerClosed`` of a reset: counted and logged as ``reset``. A peer
+    that vanished (keepalive or the user timeout gave up on it: ``ETIMEDOUT``,
+    see :mod:`services.runtime.keepalive`) ends up here too.
 ``PeerTimeout``
     The peer did not send, or did not accept our bytes, within the configured
-    time (idle timeout, send timeout). Half-open peers end up here.
+    time (idle timeout, send timeout). Half-open peers end up here when
+    keepalive is off.
 ``HandshakeTimeout``
     The peer did not finish its first message within the handshake timeout.
 ``SlowConsumer``
@@ -39,7 +42,7 @@ class PeerClosed(RuntimeFailure):
 
 
 class PeerReset(PeerClosed):
-    """The peer reset the connection (``ECONNRESET``, a broken pipe)."""
+    """The connection was reset (``ECONNRESET``, a broken pipe, a peer keepalive gave up on)."""
 
     reason = "reset"
 

@@ -2,6 +2,10 @@
 
 Modelled on trio's ``_highlevel_serve_listeners.py``.
 
+Every accepted socket gets its keepalive here (``config.keepalive``, see
+:mod:`services.runtime.keepalive`), before its handler starts: so every
+server, and the gateway, learns of a peer that vanished without a FIN.
+
 Resource handling: every accepted stream is owned by its handler task and
 closed when the handler returns, whatever happened. ``serve`` owns the
 listeners and closes them as soon as shutdown starts.
@@ -25,6 +29,7 @@ from services.runtime.config import ServerConfig
 from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters
 from services.runtime.errors import RuntimeFailure
+from services.runtime.keepalive import set_keepalive
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import log_event
 
@@ -129,6 +134,7 @@ async def _accept_loop(
                 log_event(logger, "accept-error", level=logging.ERROR, error=exc.strerror)
                 await trio.sleep(SLEEP_ON_CAPACITY_ERROR)
                 continue
+            set_keepalive(stream.socket, config.keepalive)
             conn = PeerConnection(stream, config=config, counters=counters, logger=logger)
             if slots.full:
                 counters.connections_refused += 1

@@ -5,6 +5,7 @@ The relay itself (half-close, resets, the pipe seam) is tested in ``test_relay.p
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from lab.proxy.toxics import Latency
 from netlab.cli import main
 from services.runtime.main import run_server
 from tests.support.commands import recorded_main
+from tests.support.keepalive import keepalive_of
 from tests.support.ports import free_port
 from tests.support.waiting import receive_exactly, wait_for
 
@@ -87,6 +89,8 @@ class Upstream:
                     socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
                 )
                 return
+            if self.behaviour == "stall":  # accepts, never reads: its window closes
+                await trio.sleep_forever()
             if self.behaviour == "watch":
                 try:
                     while await stream.receive_some(1024):
@@ -160,6 +164,50 @@ async def test_a_client_reset_resets_the_upstream() -> None:
         with trio.fail_after(5):
             await upstream.saw_reset.wait()
         await wait_for(lambda: gateway.counters.errors_by_reason["client-reset"] == 1)
+
+
+async def test_both_ends_of_a_relay_get_the_keepalive(monkeypatch: pytest.MonkeyPatch) -> None:
+    client_sides: list[dict[str, int]] = []
+    upstream_sides: list[trio.SocketStream] = []
+    handle, open_tcp_stream = Gateway.handle, trio.open_tcp_stream
+
+    async def recording_handle(self: Gateway, route: Route, conn: Any) -> None:
+        client_sides.append(keepalive_of(conn.stream.socket))
+        await handle(self, route, conn)
+
+    async def recording_open(host: str, port: int, **kwargs: Any) -> trio.SocketStream:
+        stream = await open_tcp_stream(host, port, **kwargs)
+        upstream_sides.append(stream)
+        return stream
+
+    monkeypatch.setattr(Gateway, "handle", recording_handle)
+    async with running("watch", keepalive=12) as (_upstream, gateway, port):
+        monkeypatch.setattr(trio, "open_tcp_stream", recording_open)  # the gateway's alone
+        async with await open_tcp_stream("127.0.0.1", port) as client:
+            await client.send_all(b"hello")
+            await wait_for(lambda: gateway.counters.extra["upper.connections"] == 1)
+            expected = {"SO_KEEPALIVE": 1, "TCP_KEEPIDLE": 6, "TCP_KEEPINTVL": 2,
+                        "TCP_KEEPCNT": 3, "TCP_USER_TIMEOUT": 12_000}
+            assert client_sides == [expected]
+            assert [keepalive_of(stream.socket) for stream in upstream_sides] == [expected]
+
+
+async def test_an_upstream_that_stops_acknowledging_is_reset_after_the_keepalive() -> None:
+    # The upstream's window stays shut; with send_timeout far away only the user
+    # timeout (keepalive=1: 1 s) ends the relay this soon.
+    async with running("stall", keepalive=1, send_timeout=60) as (_upstream, gateway, port):
+        client = await trio.open_tcp_stream("127.0.0.1", port)
+
+        async def flood() -> None:
+            with contextlib.suppress(trio.BrokenResourceError):
+                while True:
+                    await client.send_all(b"x" * 65536)
+
+        async with client, trio.open_nursery() as nursery:
+            nursery.start_soon(flood)
+            await wait_for(lambda: gateway.counters.errors_by_reason["upstream-reset"] == 1,
+                           timeout=10)
+            nursery.cancel_scope.cancel()
 
 
 async def test_an_unreachable_upstream_closes_the_client_and_is_counted() -> None:
