@@ -49,7 +49,7 @@ def _exec(rng: random.Random, *, clients: int, via_gateway: bool, stream_lines: 
     return ExecSpec(clients=clients, commands=len(output) + rng.randint(0, 1),
                     host="gateway" if via_gateway else "exec",
                     port=GATEWAY_PORTS["exec"] if via_gateway else 8000,
-                    output_bytes=output, stream_lines=stream_lines, command_timeout=15.0)
+                    output_bytes=output, stream_lines=stream_lines, command_timeout=10.0)
 
 
 def _upload(rng: random.Random, *, clients: int, via_gateway: bool,

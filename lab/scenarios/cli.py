@@ -82,7 +82,8 @@ def run(*, plans: Sequence[Plan], seed: int, target: RunTarget, project: str | N
     console = console or Console(stderr=True)
     opening = (LabSession.attach(project, target=target) if project is not None
                else LabSession.start(target=target))
-    console.print(f"[bold]lab[/]: starting a lab of {target} servers" if project is None
+    what = "netlab's servers" if target == "netlab" else "the broken twins"
+    console.print(f"[bold]lab[/]: starting a lab of {what}" if project is None
                   else f"[bold]lab[/]: using the running project {project}")
     with opening as session:
         results = trio.run(_run_all, plans, session, console)

@@ -5,7 +5,9 @@ its language, then words the harness reads, so nothing a user pastes carries
 a test marker:
 
 * ```` ```sh ```` runs in the unit tier; ```` ```sh docker ```` only in the
-  docker tier; ```` ```sh ci ```` is the one test command, which ``.ci/run``
+  docker tier (```` ```sh docker scenarios ````, the whole scenario catalogue,
+  once, by ``tests/integration/test_scenarios.py``, which checks its
+  results); ```` ```sh ci ```` is the one test command, which ``.ci/run``
   runs (a test checks that it does). ```` ```sh install ```` is the local
   install: it reaches PyPI, so one test runs it for real once
   (``tests/test_docs.py``); every other block gets its result (see below).
