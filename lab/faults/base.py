@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Literal, Protocol
@@ -81,6 +81,9 @@ class FaultContext(Protocol):
 
     def peer_of(self, client: str) -> str | None:
         """The ``HOST:PORT`` a fleet client connected from, once it has (from the history)."""
+
+    def record(self, ops: Iterable[Op]) -> None:
+        """Add ops a fault gathered (a rogue peer's) to the run's history."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,7 +3,9 @@
 ``run`` starts a lab of its own (netlab's servers, or ``--target twins``)
 on free loopback ports, or uses a running one (``--project``), runs each
 scenario with a live progress display, prints the results table and writes
-the run as JSON (``--out``), JUnit XML (``--junit``) and HTML (``--html``).
+the run as JSON (``--out``; by default ``lab-runs/TIME-TARGET-seedN.json``:
+every run is saved, so any of them can be replayed), JUnit XML (``--junit``)
+and HTML (``--html``).
 Exit status: 0 when every scenario passed, 1 when one failed or could not
 run, 2 for a usage error.
 
@@ -13,6 +15,7 @@ The click command only parses; :func:`run` does the work (keyword-only).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +32,14 @@ from lab.scenarios.session import LabSession
 from lab.schedule import Plan
 
 DEFAULT_SEED = 1
+RUNS_DIR = Path("lab-runs")
+
+
+def default_out(target: RunTarget, seed: int) -> Path:
+    """Where a run is saved when ``--out`` is not given (the folder is made)."""
+    RUNS_DIR.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return RUNS_DIR / f"{stamp}-{target}-seed{seed}.json"
 
 
 @click.group("scenario")
@@ -53,7 +64,8 @@ def list_command() -> None:
 @click.option("--project", default=None,
               help="Use this running compose project instead of starting a lab.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the run (plans, histories, verdicts) as JSON here.")
+              help="Write the run (plans, histories, verdicts) as JSON here "
+                   f"[default: {RUNS_DIR}/TIME-TARGET-seedN.json].")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write JUnit XML here.")
 @click.option("--html", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -70,6 +82,7 @@ def run_command(names: tuple[str, ...], run_all: bool, seed: int, target: RunTar
                                "(see `lab scenario list`)")
     chosen = list(SCENARIOS) if run_all else list(names)
     plans = [SCENARIOS[name].plan(seed) for name in chosen]
+    out = out or default_out(target, seed)
     record = run(plans=plans, seed=seed, target=target, project=project,
                  out=out, junit=junit, html=html)
     sys.exit(0 if all(r.status == "pass" for r in record.results) else 1)
@@ -91,6 +104,7 @@ def run(*, plans: Sequence[Plan], seed: int, target: RunTarget, project: str | N
     Console().print(table(record))
     if out is not None:
         record.save(out)
+        console.print(f"saved the run to {out} (replay it: lab replay {out})")
     if junit is not None:
         junit.write_text(junit_xml(record), encoding="utf-8")
     if html is not None:
