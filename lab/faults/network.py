@@ -87,10 +87,11 @@ class Disconnect(Fault):
     family: ClassVar[Family] = "network"
     expected: ClassVar[str] = (
         "No FIN, no RST: the connections through the cut interface are half-open. Peers "
-        "learn it only from their own timeouts (chat liveness, exec and upload deadlines, "
-        "the gateway's idle timeout) and report outcomes as unknown; a client reconnecting "
-        "meanwhile fails to resolve or reach the service. After the reconnect, new clients "
-        "are served and the counters return to baseline once the timeouts have fired.")
+        "learn it only from their own timeouts (chat liveness, exec and upload deadlines; "
+        "netlab's servers and gateway from TCP keepalive, --keepalive, 30 s by default) and "
+        "report outcomes as unknown; a client reconnecting meanwhile fails to resolve or "
+        "reach the service. After the reconnect, new clients are served and the counters "
+        "return to baseline once the timeouts have fired.")
     concept: ClassVar[str] = (
         "Half-open connections: TCP only notices a vanished peer when it sends something. "
         "A silent peer needs application heartbeats or keepalive with a deadline.")
