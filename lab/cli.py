@@ -1,9 +1,9 @@
 """The ``lab`` command: the harness's sub-commands, each loaded on first use.
 
-On the host: ``lab scenario list|run``, ``lab replay``, ``lab report``.
+On the host: ``lab scenario list|run``, ``lab replay``, ``lab report``, ``lab bench``.
 In client containers (run by the harness): ``lab fleet run``, ``lab rogue``,
-``lab probe``. ``lab proxy`` runs fault proxies outside the gateway.
-Each module exposes a click command named ``cli``.
+``lab probe``, ``lab bench-load``. ``lab proxy`` runs fault proxies outside the gateway.
+Each module exposes a click command named ``cli`` (or the one named after ``:``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ COMMANDS = {
     "replay": "lab.scenarios.replay",
     "report": "lab.report",
     "proxy": "lab.proxy.cli",
+    "bench": "lab.bench.cli",
+    "bench-load": "lab.bench.cli:load_cli",
 }
 
 
@@ -30,11 +32,11 @@ class LabGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module_name = COMMANDS.get(cmd_name)
-        if module_name is None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
             return None
-        module = importlib.import_module(module_name)
-        command: click.Command = module.cli
+        module_name, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attribute or "cli")
         return command
 
 

@@ -113,6 +113,8 @@ class Launch:
     cap_add: tuple[str, ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
     dns_options: tuple[str, ...] = ()  # resolv.conf options, e.g. ("timeout:1", "attempts:1")
+    aliases: tuple[str, ...] = ()  # names it answers to on the lab network (a baseline server)
+    memory: str = MEMORY
 
 
 def fleet_launch(name: str) -> Launch:
@@ -128,7 +130,8 @@ def _create(place: Placement, argv: Sequence[str], launch: Launch, run_id: str) 
     network_mode = launch.network_mode or place.network().name
     host_config = api.create_host_config(
         network_mode=network_mode, init=True, cap_drop=["ALL"], cap_add=list(launch.cap_add),
-        security_opt=["no-new-privileges:true"], mem_limit=MEMORY, memswap_limit=MEMORY,
+        security_opt=["no-new-privileges:true"], mem_limit=launch.memory,
+        memswap_limit=launch.memory,
         ulimits=[docker.types.Ulimit(name="nofile", soft=OPEN_FILES, hard=OPEN_FILES)],
         dns_opt=list(launch.dns_options) or None,
     )
@@ -136,10 +139,14 @@ def _create(place: Placement, argv: Sequence[str], launch: Launch, run_id: str) 
     name = f"netlab-{SESSION_ID}-{launch.role}-{run_id}"
     # stdin_open without detach: Docker closes the program's stdin when the
     # attached client closes its side (StdinOnce).
+    networking = None
+    if launch.aliases and launch.network_mode is None:
+        networking = api.create_networking_config(
+            {network_mode: api.create_endpoint_config(aliases=list(launch.aliases))})
     created = api.create_container(
         place.image, command=list(argv[1:]), entrypoint=[argv[0]], stdin_open=True,
         name=name, labels=labels, host_config=host_config, user=launch.user,
-        environment=dict(launch.environment) or None,
+        environment=dict(launch.environment) or None, networking_config=networking,
     )
     return client.containers.get(created["Id"])
 

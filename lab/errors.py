@@ -15,6 +15,9 @@
     A fault could not be applied or reverted: its target is missing (no
     container for that service or fleet, no open proxied connection for that
     client) or a sidecar's command failed; the message says which.
+``BenchError``
+    ``lab bench`` could not measure (a baseline that never accepted, a load
+    program that failed); the message carries the program's stderr.
 ``ProxyError``
     The fault proxy refused a request: ``InvalidToxic`` (bad description),
     ``UnknownName`` (no such proxy, toxic or connection), ``NameTaken``,
@@ -62,3 +65,7 @@ class NameTaken(ProxyError):
 
 class InvalidAddress(ProxyError, ValueError):
     """A ``HOST:PORT`` (or port) that does not parse or is out of range (HTTP 400)."""
+
+
+class BenchError(LabError):
+    """A bench could not measure: a baseline never accepted, a load program failed."""

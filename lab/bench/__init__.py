@@ -1,0 +1,9 @@
+"""``lab bench``: netlab's servers measured against baselines started in the same run.
+
+``figures`` (a figure, its baselines, its ratios, the run's record and table),
+``context`` (the lab a bench runs on: baseline servers and load programs in
+containers of the lab network), ``sampler`` (the host's load during the run),
+``cli`` (``lab bench`` and the in-container ``lab bench-load``); one module per
+section (``upload``, ``exec``, ``chat``, ``scale``) with its load program
+(``*_load``), and ``baselines/`` (the servers netlab is compared with).
+"""

@@ -1,0 +1,118 @@
+"""``lab bench [upload|exec|chat|scale|all]`` on the host, ``lab bench-load SECTION`` in containers.
+
+``lab bench`` starts a netlab lab (or uses ``--project``), runs each section
+with a progress display (the baselines and loads run in containers of the lab
+network), prints the table (every figure, its baselines, the ratios, the
+goal) and writes the run as JSON (``--json``). A section that cannot measure
+is reported as an error, the others still run; the exit status is 1 then.
+No figure is judged here: goals are printed, never asserted.
+
+The click command only parses; :func:`run` does the work (keyword-only).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import click
+import trio
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from lab.bench.context import BenchContext
+from lab.bench.figures import BenchRecord, Figure, table
+from lab.bench.sampler import LoadSampler, machine
+from lab.errors import LabError
+from lab.scenarios.session import LabSession
+
+SECTIONS = {
+    "upload": "lab.bench.upload",
+    "exec": "lab.bench.exec",
+    "chat": "lab.bench.chat",
+    "scale": "lab.bench.scale",
+}
+Section = Callable[[BenchContext], Awaitable[list[Figure]]]
+
+
+def section_runner(name: str) -> Section:
+    runner: Section = importlib.import_module(SECTIONS[name]).run
+    return runner
+
+
+@click.command("bench")
+@click.argument("sections", nargs=-1, type=click.Choice([*SECTIONS, "all"]))
+@click.option("--quick", is_flag=True,
+              help="Small loads: proves the bench works, in about a minute a section.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write every figure, baseline and ratio, the machine and its load here.")
+@click.option("--project", default=None, help="Use this running compose project.")
+def cli(sections: tuple[str, ...], quick: bool, json_file: Path | None,
+        project: str | None) -> None:
+    """Measure netlab's servers against baselines started in the same run."""
+    chosen = list(SECTIONS) if not sections or "all" in sections else list(dict.fromkeys(sections))
+    record = run(sections=chosen, quick=quick, json_file=json_file, project=project)
+    sys.exit(1 if record.errors else 0)
+
+
+def run(*, sections: list[str], quick: bool = False, json_file: Path | None = None,
+        project: str | None = None, console: Console | None = None) -> BenchRecord:
+    """Run ``sections`` on a lab; print the table, write the JSON; the record."""
+    console = console or Console(stderr=True)
+    opening = LabSession.attach(project) if project else LabSession.start()
+    console.print("[bold]lab bench[/]: " + (f"using {project}" if project
+                                            else "starting a lab of netlab's servers"))
+    with opening as session:
+        record = trio.run(_run_sections, BenchContext(session, quick), sections, console)
+    Console().print(table(record))
+    if json_file is not None:
+        record.save(json_file)
+        console.print(f"saved the figures to {json_file}")
+    return record
+
+
+async def _run_sections(ctx: BenchContext, sections: list[str], console: Console) -> BenchRecord:
+    started, clock = time.time(), trio.current_time()
+    figures: list[Figure] = []
+    errors: dict[str, str] = {}
+    sampler = LoadSampler()
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sampler.run)
+        with Progress(*columns, console=console, transient=True) as progress:
+            for name in sections:
+                task = progress.add_task(f"{name}{' (quick)' if ctx.quick else ''}")
+                try:
+                    found = await section_runner(name)(ctx)
+                except (LabError, OSError) as exc:
+                    errors[name] = f"{type(exc).__name__}: {exc}"
+                    console.print(f"[red]{name}: {errors[name][-500:]}[/]")
+                else:
+                    figures.extend(found)
+                    console.print(f"{name}: {len(found)} figures")
+                progress.remove_task(task)
+        nursery.cancel_scope.cancel()
+    return BenchRecord(figures=tuple(figures), machine=machine(), host_load=tuple(sampler.samples),
+                       started=started, seconds=round(trio.current_time() - clock, 1),
+                       quick=ctx.quick, sections=tuple(sections), errors=errors)
+
+
+class LoadGroup(click.Group):
+    """``lab bench-load SECTION ...``: the section's in-container load program."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SECTIONS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SECTIONS:
+            return None
+        command: click.Command = importlib.import_module(f"{SECTIONS[cmd_name]}_load").cli
+        return command
+
+
+@click.group("bench-load", cls=LoadGroup)
+def load_cli() -> None:
+    """Load programs of lab bench (run inside client containers; each prints one JSON object)."""
