@@ -24,8 +24,8 @@ from tests.support.docblocks import (
 from tests.support.ports import free_port
 
 RUNNABLE = blocks("sh") + blocks("python")
-KNOWN_KINDS = {"", "sh", "sh docker", "sh docker scenarios", "sh ci", "sh install",
-               "sh server", "python", "python docker", "text", "console"}
+KNOWN_KINDS = {"", "sh", "sh docker", "sh docker scenarios", "sh docker bench", "sh ci",
+               "sh install", "sh server", "python", "python docker", "text", "console"}
 
 
 @pytest.mark.timeout(BLOCK_TIMEOUT + 60)

@@ -6,7 +6,8 @@ a test marker:
 
 * ```` ```sh ```` runs in the unit tier; ```` ```sh docker ```` only in the
   docker tier (```` ```sh docker scenarios ````, the whole scenario catalogue,
-  once, by ``tests/integration/test_scenarios.py``, which checks its
+  once, by ``tests/integration/test_scenarios.py``, and ```` ```sh docker
+  bench ```` by ``tests/integration/test_bench.py``, each checking its
   results); ```` ```sh ci ```` is the one test command, which ``.ci/run``
   runs (a test checks that it does). ```` ```sh install ```` is the local
   install: it reaches PyPI, so one test runs it for real once
