@@ -107,7 +107,8 @@ class ClassicSession:
                 raise Refused(UploadErrorCode.BAD_NAME, "name is not UTF-8") from None
             if ctx.lifecycle.is_draining:
                 raise Refused(UploadErrorCode.SHUTTING_DOWN, "server is shutting down")
-            partial = await ctx.store.begin(name, header.size, "", overwrite=False)
+            partial = await ctx.store.begin(name, header.size, "", overwrite=False,
+                                            classic=True)
         except Refused as exc:
             ctx.count("uploads_refused")
             ctx.count(f"classic_refused_{exc.code.replace('-', '_')}")

@@ -1,14 +1,18 @@
 """The upload client library: ``async with open_upload(host, port) as up: await up.put(...)``.
 
 Every call is one request on the connection (the protocol allows one at a
-time). ``put`` hashes the source, announces it, and sends only from the
-offset the server acknowledges, so calling it again after an interruption
-resumes; ``put_resuming`` / ``get_resuming`` do that on fresh connections,
-with backoff. ``get`` writes to ``DEST.part``, resumes from it, verifies the
-SHA-256 and only then renames to ``DEST``.
+time). ``put`` announces the source, and sends only from the offset the
+server acknowledges, so calling it again after an interruption resumes;
+``put_resuming`` / ``get_resuming`` do that on fresh connections, with
+backoff. A file (or a :class:`~services.upload.source.Reader`) is hashed
+while its bytes flow and the digest travels in the END (see
+:mod:`services.upload.source`); bytes are hashed first and the PUT declares
+it. ``get`` writes to ``DEST.part``, resumes from it, verifies the SHA-256
+and only then renames to ``DEST``.
 
 Errors: :class:`UploadRefused` is the server's answer (it carries the code);
-:class:`ConnectionLost` means the conversation broke (a retry may resume).
+:class:`ConnectionLost` means the conversation broke (a retry may resume);
+:class:`~services.upload.source.SourceChanged` that the source shrank.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import trio
@@ -45,22 +48,36 @@ from services.upload.events import (
 from services.upload.partial import hash_fd
 from services.upload.protocol import DATA_FRAME_LIMIT, Role, State, UploadConnection
 from services.upload.sink import Chunk, open_sink
-from services.wire.errors import ProtocolError
+from services.upload.source import (
+    READ_BATCH,
+    Prepared,
+    Reader,
+    ResumeToken,
+    Source,
+    SourceChanged,
+    UploadError,
+    hash_range,
+    open_reader,
+    prepare,
+    read_batch,
+)
+from services.wire.errors import ErrorCode, ProtocolError
 from services.wire.preface import encode_preface
 from services.wire.sentinels import CLOSED, NEED_DATA
 
 RECEIVE_SIZE = 256 * 1024
-READ_AHEAD = 4
+READ_AHEAD = READ_BATCH // DATA_FRAME_LIMIT  # chunks read ahead of the socket
 MAX_RETRY_DELAY = 5.0  # seconds between two resume attempts, at most
 RETRYABLE = frozenset({UploadErrorCode.BUSY, UploadErrorCode.SHUTTING_DOWN,
                        UploadErrorCode.IDLE_TIMEOUT, UploadErrorCode.IO_ERROR})
 
 Progress = Callable[[int, int], None]  # (bytes done, total)
-Source = Path | str | bytes
 
-
-class UploadError(Exception):
-    """Base class of the client's errors."""
+__all__ = [
+    "ConnectionLost", "Prepared", "Reader", "ResumeToken", "Source", "SourceChanged",
+    "UploadClient", "UploadError", "UploadRefused", "get_resuming", "open_upload", "prepare",
+    "put_resuming",
+]
 
 
 class UploadRefused(UploadError):
@@ -74,49 +91,6 @@ class UploadRefused(UploadError):
 
 class ConnectionLost(UploadError):
     """The connection broke, timed out or the server broke the protocol."""
-
-
-@dataclass(slots=True)
-class ResumeToken:
-    """The token of the last READY for one upload: a retry presents it to resume."""
-
-    value: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """An upload source with its size and SHA-256 computed once (reused by retries).
-
-    ``token`` keeps the server's resume token between attempts: a retry with
-    the same ``Prepared`` resumes, a fresh one starts over.
-    """
-
-    source: Path | bytes
-    name: str
-    size: int
-    sha256: str
-    token: ResumeToken = field(default_factory=ResumeToken, compare=False)
-
-
-def _hash_path(path: Path) -> tuple[int, str]:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        hasher, size = hash_fd(fd)
-    finally:
-        os.close(fd)
-    return size, hasher.hexdigest()
-
-
-async def prepare(source: Source, *, name: str | None = None) -> Prepared:
-    """Measure and hash ``source`` (a path or bytes) off the event loop."""
-    if isinstance(source, bytes):
-        if name is None:
-            raise ValueError("uploading bytes needs a name")
-        digest = await trio.to_thread.run_sync(lambda: hashlib.sha256(source).hexdigest())
-        return Prepared(source, name, len(source), digest)
-    path = Path(source)
-    size, digest = await trio.to_thread.run_sync(_hash_path, path)
-    return Prepared(path, name or path.name, size, digest)
 
 
 class UploadClient:
@@ -186,7 +160,7 @@ class UploadClient:
     # -- requests -----------------------------------------------------------------
     async def put(self, source: Source | Prepared, *, name: str | None = None,
                   overwrite: bool = False, progress: Progress | None = None) -> Stored:
-        """Upload a file (path) or bytes; resumes from the server's offset. Returns STORED."""
+        """Upload a file (path), bytes or a reader; resumes from the server's offset. STORED."""
         item = source if isinstance(source, Prepared) else await prepare(source, name=name)
         await self._send(Put(item.name, item.size, item.sha256, overwrite, item.token.value))
         ready = await self._expect(Ready)
@@ -215,10 +189,12 @@ class UploadClient:
     async def _send_body(self, item: Prepared, offset: int, progress: Progress | None,
                          answer_scope: trio.CancelScope) -> None:
         done = offset
-        send, receive = trio.open_memory_channel[bytes | memoryview](READ_AHEAD)
+        # No digest in the PUT: hash what is sent (and what the server kept), declare it at END.
+        hasher = None if item.sha256 else hashlib.sha256()
+        send, receive = trio.open_memory_channel[Chunk](READ_AHEAD)
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._read_source, item, offset, send)
+                nursery.start_soon(self._read_source, item, offset, hasher, send)
                 async with receive:
                     async for chunk in receive:
                         if self.proto.state is not State.UPLOADING:
@@ -229,34 +205,26 @@ class UploadClient:
                             progress(done, item.size)
                 nursery.cancel_scope.cancel()
             if self.proto.state is State.UPLOADING:
-                await self._send(End())
+                await self._send(End(hasher.hexdigest() if hasher is not None else ""))
         except ConnectionLost:
             pass  # the server may have closed after an ERROR: the receiver reports it
         finally:
             answer_scope.deadline = min(answer_scope.deadline,
                                         trio.current_time() + self.timeout)
 
-    async def _read_source(self, item: Prepared, offset: int,
-                           send: trio.MemorySendChannel[bytes | memoryview]) -> None:
-        async with send:
-            if isinstance(item.source, bytes):
-                view = memoryview(item.source)
-                for start in range(offset, item.size, self.chunk_size):
-                    await send.send(view[start : start + self.chunk_size])
-                return
-            path = item.source
-            fd = await trio.to_thread.run_sync(os.open, path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                position = offset
-                while position < item.size:
-                    want = min(self.chunk_size, item.size - position)
-                    data = await trio.to_thread.run_sync(os.pread, fd, want, position)
-                    if not data:
-                        raise UploadError(f"{path} shrank while being uploaded")
-                    await send.send(data)
-                    position += len(data)
-            finally:
-                os.close(fd)
+    async def _read_source(self, item: Prepared, offset: int, hasher: hashlib._Hash | None,
+                           send: trio.MemorySendChannel[Chunk]) -> None:
+        """Read (and hash) the source in worker threads, a batch at a time, ahead of sending."""
+        async with send, open_reader(item.source, item.size) as reader:
+            if hasher is not None and offset:  # the bytes the server kept count in the digest
+                await trio.to_thread.run_sync(hash_range, reader, hasher, offset)
+            position = offset
+            while position < item.size:
+                length = min(READ_BATCH, item.size - position)
+                for chunk in await trio.to_thread.run_sync(
+                        read_batch, reader, position, length, self.chunk_size, hasher):
+                    await send.send(chunk)
+                position += length
 
     async def get(self, name: str, dest: Path | str, *,
                   progress: Progress | None = None) -> FileInfo:
@@ -372,7 +340,11 @@ async def put_resuming(host: str, port: int, source: Source, *, name: str | None
                        overwrite: bool = False, retries: int = 3, backoff: float = 0.2,
                        progress: Progress | None = None, timeout: float = 30.0,
                        connect_timeout: float = 5.0) -> Stored:
-    """``put`` on a fresh connection, reconnecting and resuming up to ``retries`` times."""
+    """``put`` on a fresh connection, reconnecting and resuming up to ``retries`` times.
+
+    A server older than digests at END refuses a PUT without one as
+    ``bad-message``: the file is then hashed first and sent again, once.
+    """
     item = await prepare(source, name=name)
 
     async def attempt() -> Stored:
@@ -380,7 +352,13 @@ async def put_resuming(host: str, port: int, source: Source, *, name: str | None
                                connect_timeout=connect_timeout) as up:
             return await up.put(item, overwrite=overwrite, progress=progress)
 
-    result = await _retrying(attempt, retries, backoff)
+    try:
+        result = await _retrying(attempt, retries, backoff)
+    except UploadRefused as exc:
+        if item.sha256 or exc.code != ErrorCode.BAD_MESSAGE:
+            raise
+        item = await prepare(source, name=name, hash_first=True)
+        result = await _retrying(attempt, retries, backoff)
     assert isinstance(result, Stored)
     return result
 

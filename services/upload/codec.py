@@ -2,7 +2,8 @@
 
 Every message is one frame of :mod:`services.wire.frames` (kind byte, u32
 length, payload). Control messages carry a JSON object; DATA carries raw file
-bytes and END carries nothing. This module checks each field's JSON type and
+bytes; END carries nothing, or ``{"sha256"}`` when it ends an upload whose
+PUT declared no digest. This module checks each field's JSON type and
 range; *meaning* (is the name allowed, does the file exist) is the server's
 business, so a bad name gets a ``bad-name`` answer rather than a dropped
 connection.
@@ -86,10 +87,14 @@ def encode_payload(event: Event) -> bytes:
     match event:
         case Data(data):
             return data if isinstance(data, bytes) else bytes(data)
-        case End() | ListFiles():
-            return b"" if isinstance(event, End) else b"{}"
+        case End(sha256):
+            return encode_json({"sha256": sha256}) if sha256 else b""
+        case ListFiles():
+            return b"{}"
         case Put(name, size, sha256, overwrite, resume):
-            obj: dict[str, Any] = {"name": name, "size": size, "sha256": sha256}
+            obj: dict[str, Any] = {"name": name, "size": size}
+            if sha256:  # else declared at END
+                obj["sha256"] = sha256
             if overwrite:
                 obj["overwrite"] = True
             if resume:
@@ -164,9 +169,7 @@ def decode_payload(kind: int, payload: bytes) -> Event:
     if kind == Kind.DATA:
         return Data(payload)
     if kind == Kind.END:
-        if payload:
-            raise _bad("END carries no payload")
-        return End()
+        return End(_sha256(decode_json(payload))) if payload else End()
     if kind not in CONTROL_KINDS:
         raise _bad(f"unknown message kind 0x{kind:02x}")
     obj = decode_json(payload)
@@ -175,8 +178,8 @@ def decode_payload(kind: int, payload: bytes) -> Event:
             overwrite = obj.get("overwrite", False)
             if not isinstance(overwrite, bool):
                 raise _bad("field 'overwrite' is not a boolean")
-            return Put(_text(obj, "name"), _size(obj, "size"), _sha256(obj), overwrite,
-                       _resume(obj))
+            sha256 = _sha256(obj) if "sha256" in obj else ""
+            return Put(_text(obj, "name"), _size(obj, "size"), sha256, overwrite, _resume(obj))
         case Kind.READY:
             return Ready(_size(obj, "offset"), _resume(obj))
         case Kind.STORED:

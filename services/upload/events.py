@@ -49,12 +49,15 @@ class Put:
     """Announce an upload; nothing else flows until the server answers.
 
     ``resume`` is the token of an earlier READY for the same upload: only
-    with it does the server resume that upload's kept bytes.
+    with it does the server resume that upload's kept bytes. ``sha256`` may
+    be empty: the client then hashes while it sends and declares the digest
+    in the upload's ``End`` (a file is read once, not once to hash and once
+    to send).
     """
 
     name: str
     size: int
-    sha256: str
+    sha256: str = ""
     overwrite: bool = False
     resume: str = ""
 
@@ -156,7 +159,12 @@ class Data:
 
 @dataclass(frozen=True, slots=True)
 class End:
-    """End of an upload (client) or of a download or listing (server)."""
+    """End of an upload (client) or of a download or listing (server).
+
+    ``sha256``: the digest of an upload whose PUT declared none (and only then).
+    """
+
+    sha256: str = ""
 
 
 ClientEvent = Put | ListFiles | Stat | Get | Data | End

@@ -19,6 +19,10 @@ An ERROR that *answers* a request leaves the connection usable. An ERROR
 while bytes flow (UPLOADING, DOWNLOADING) or unprompted (IDLE: shutting
 down, idle timeout) is fatal: the server closes the connection after it.
 
+The digest is part of the state too: a PUT declares the file's SHA-256, or
+leaves it out and its END carries it (the client hashes while it sends);
+never both, never neither.
+
 The byte counts are part of the state: an upload carries exactly
 ``size - offset`` bytes (more is ``size-mismatch``, fatal; END before that
 is answered with ``size-mismatch`` and the connection stays usable), a
@@ -154,9 +158,25 @@ class UploadConnection(Connection[State, Event]):
             if event.offset != self._request.offset or event.offset > event.size:
                 self._fail(sender, ErrorCode.BAD_MESSAGE, "META offset differs from the request")
             self._transfer_left = event.size - event.offset
-        elif isinstance(event, End) and self.state is State.DOWNLOADING and self._transfer_left:
-            self._fail(sender, ErrorCode.TRUNCATED, f"END with {self._transfer_left} bytes left")
+        elif isinstance(event, End):
+            self._check_end(sender, event)
         return new_state
+
+    def _check_end(self, sender: Role, end: End) -> None:
+        """An upload's END carries the digest its PUT left out, and only then; a download's
+        END comes after every byte and carries nothing."""
+        if self.state is State.UPLOADING:
+            assert isinstance(self._request, Put)
+            if not self._request.sha256 and not end.sha256:
+                self._fail(sender, ErrorCode.BAD_MESSAGE,
+                           "END of an upload whose PUT declared no sha256 must carry it")
+            if self._request.sha256 and end.sha256:
+                self._fail(sender, ErrorCode.BAD_MESSAGE,
+                           "END carries a sha256 that the PUT already declared")
+        elif end.sha256:
+            self._fail(sender, ErrorCode.BAD_MESSAGE, "only the END of an upload carries sha256")
+        if self.state is State.DOWNLOADING and self._transfer_left:
+            self._fail(sender, ErrorCode.TRUNCATED, f"END with {self._transfer_left} bytes left")
 
     def _take_data(self, sender: Role, length: int) -> None:
         """Count ``length`` bytes of DATA against what the transfer still carries."""

@@ -192,9 +192,9 @@ class NetlabSession:
         keep = True
         try:
             await self._send(Ready(partial.offset, partial.token))
-            await self._receive_upload(partial)
+            end = await self._receive_upload(partial)
             received_at = time.monotonic()
-            name, digest = await ctx.store.commit(partial)
+            name, digest = await ctx.store.commit(partial, sha256=end.sha256)
             stored = True
         except CommitError as exc:
             stored = None  # answered: neither stored nor interrupted
@@ -231,8 +231,8 @@ class NetlabSession:
         self._farewell(Error(code, message))
         raise SessionOver(message)
 
-    async def _receive_upload(self, partial: PartialFile) -> None:
-        """Feed DATA to the staging file until END.
+    async def _receive_upload(self, partial: PartialFile) -> End:
+        """Feed DATA to the staging file until END; the END (it may carry the digest).
 
         If the client goes away (FIN, reset, timeout, truncated frame), is
         silent for ``data_timeout``, falls below ``min_rate`` or is cut by
@@ -240,6 +240,7 @@ class NetlabSession:
         propagates: every byte received is a byte the resume need not send again.
         """
         failure: Exception | None = None
+        end = End()
         config = self.ctx.config
         pace = UploadPace(data_timeout=config.data_timeout, min_rate=config.min_rate,
                           due=partial.size - partial.offset)
@@ -265,6 +266,7 @@ class NetlabSession:
                         pace.received += len(event.data)
                         await feed(event.data)
                     elif isinstance(event, End):
+                        end = event
                         break
                     else:  # CLOSED: the only other thing the state machine lets through
                         failure = PeerClosed("connection closed during the upload")
@@ -282,6 +284,7 @@ class NetlabSession:
                 f"in {pace.waited:.1f} s; {partial.received} bytes kept for a resume")
         if failure is not None:
             raise failure
+        return end
 
     async def _cut_at_shutdown(self, receiving: trio.CancelScope) -> None:
         """At shutdown, stop receiving after half the grace period: the rest is for writing."""

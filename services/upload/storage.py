@@ -149,18 +149,19 @@ class Store:
             raise Refused(UploadErrorCode.BAD_NAME, str(exc)) from None
 
     async def begin(
-        self, name: str, size: int, sha256: str, *, overwrite: bool, resume: str = ""
+        self, name: str, size: int, sha256: str, *, overwrite: bool, resume: str = "",
+        classic: bool = False,
     ) -> PartialFile:
         """Admit an upload and open its staging file (resumed if data is there).
 
         A netlab upload resumes only the data kept under its ``resume`` token;
         without one, or with one that matches nothing, it starts over under a
-        fresh token (``partial.token``). Raises :class:`Refused` with
+        fresh token (``partial.token``). ``sha256`` is empty for a classic
+        upload and for a netlab upload that declares its digest at END. Raises :class:`Refused` with
         ``bad-name``, ``too-large``, ``exists``, ``busy``, ``quota-exceeded``
         or ``no-space``; nothing is reserved then.
         """
         name = self.check_name(name)
-        classic = not sha256
         token = ""
         final = self.root / name
         async with self._admission:
@@ -281,8 +282,13 @@ class Store:
 
         return [hash_batch, write_batch]
 
-    async def commit(self, partial: PartialFile) -> tuple[str, str]:
-        """Verify and publish; returns (name, sha256). Always releases the reservation."""
+    async def commit(self, partial: PartialFile, *, sha256: str = "") -> tuple[str, str]:
+        """Verify and publish; returns (name, sha256). Always releases the reservation.
+
+        ``sha256``: the digest declared at END, when the PUT declared none.
+        """
+        if sha256:
+            partial.sha256 = sha256
         try:
             digest = await self._run(self._commit, partial)
         finally:

@@ -48,6 +48,8 @@ BYTE_TABLE: list[tuple[Event, bytes]] = [
     (Ready(0), b'\x02\x00\x00\x00\x0c{"offset":0}'),
     (Data(b"hello"), b"\x03\x00\x00\x00\x05hello"),
     (End(), b"\x04\x00\x00\x00\x00"),
+    (Put("a.txt", 5), b'\x01\x00\x00\x00\x19{"name":"a.txt","size":5}'),
+    (End(H), b'\x04\x00\x00\x00\x4d{"sha256":"' + H.encode() + b'"}'),
     (Stored("a.txt", 5, H), b"\x05\x00\x00\x00\x65"
      b'{"name":"a.txt","size":5,"sha256":"' + H.encode() + b'"}'),
     (ListFiles(), b"\x06\x00\x00\x00\x02{}"),
@@ -378,3 +380,45 @@ def test_every_segmentation_of_a_download_yields_the_same_events(
                 client.send(ListFiles())  # the download is over: next request
     data_events = [Data(body[offset:])] if body[offset:] else []
     assert events == [Meta("f", len(body), H, offset), *data_events, End(), Listing(files), End()]
+
+
+def test_an_upload_may_declare_its_digest_at_end_instead() -> None:
+    pair = Pair()
+    assert pair.send(pair.client, Put("a", 3)) == [Put("a", 3)]
+    pair.send(pair.server, Ready(0))
+    pair.send(pair.client, Data(b"abc"))
+    assert pair.send(pair.client, End(H)) == [End(H)]
+    pair.send(pair.server, Stored("a", 3, H))
+    assert pair.client.state is pair.server.state is State.IDLE
+
+
+@pytest.mark.parametrize(("put", "end"), [(Put("a", 1), End()), (Put("a", 1, H), End(H))],
+                         ids=["neither", "both"])
+def test_the_digest_is_declared_exactly_once(put: Put, end: End) -> None:
+    client, server = UploadConnection(Role.CLIENT), UploadConnection(Role.SERVER)
+    server.receive_data(client.send(put))
+    assert server.next_event() == put
+    client.receive_data(server.send(Ready(0)))
+    assert client.next_event() == Ready(0)
+    server.receive_data(client.send(Data(b"x")))
+    assert server.next_event() == Data(b"x")
+    with pytest.raises(LocalProtocolError):
+        client.send(end)
+    server.receive_data(encode_frame(Kind.END, end))
+    with pytest.raises(RemoteProtocolError) as caught:
+        server.next_event()
+    assert caught.value.code is ErrorCode.BAD_MESSAGE
+
+
+def test_only_an_upload_end_carries_a_digest() -> None:
+    pair = Pair()
+    pair.send(pair.client, ListFiles())
+    pair.send(pair.server, Listing(()))
+    pair.client.receive_data(encode_frame(Kind.END, End(H)))
+    with pytest.raises(RemoteProtocolError):
+        pair.client.next_event()
+
+
+def test_an_end_digest_must_be_a_sha256() -> None:
+    with pytest.raises(RemoteProtocolError):
+        decode_payload(Kind.END, b'{"sha256":"nope"}')
