@@ -40,11 +40,12 @@ RUN set -eu; \
 FROM ${BASE_IMAGE}
 # Fault injection and captures need these (run from a short-lived root
 # container sharing a service's network namespace with NET_ADMIN: the
-# services themselves have no capability); the local Debian base has them
-# already, the slim image gets them from apt.
+# services themselves have no capability), and `lab bench` its TCP baseline
+# (iperf3); the local Debian base has them already, the slim image gets them
+# from apt.
 RUN set -eu; \
     missing=""; \
-    for tool in ip:iproute2 iptables:iptables tcpdump:tcpdump; do \
+    for tool in ip:iproute2 iptables:iptables tcpdump:tcpdump iperf3:iperf3; do \
         command -v "${tool%%:*}" >/dev/null || missing="$missing ${tool#*:}"; \
     done; \
     if [ -n "$missing" ]; then \
