@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from lab.bench.context import BenchContext
-from lab.bench.figures import BenchRecord, Figure, table
+from lab.bench.figures import BenchRecord, Figure, markdown, table
 from lab.bench.sampler import LoadSampler, machine
 from lab.errors import LabError
 from lab.scenarios.session import LabSession
@@ -49,12 +49,16 @@ def section_runner(name: str) -> Section:
               help="Small loads: proves the bench works, in about a minute a section.")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write every figure, baseline and ratio, the machine and its load here.")
+@click.option("--markdown", "markdown_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the figures as a Markdown table here.")
 @click.option("--project", default=None, help="Use this running compose project.")
 def cli(sections: tuple[str, ...], quick: bool, json_file: Path | None,
-        project: str | None) -> None:
+        markdown_file: Path | None, project: str | None) -> None:
     """Measure netlab's servers against baselines started in the same run."""
     chosen = list(SECTIONS) if not sections or "all" in sections else list(dict.fromkeys(sections))
     record = run(sections=chosen, quick=quick, json_file=json_file, project=project)
+    if markdown_file is not None:
+        markdown_file.write_text(markdown(record), encoding="utf-8")
     sys.exit(1 if record.errors else 0)
 
 

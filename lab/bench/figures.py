@@ -116,3 +116,23 @@ def table(record: BenchRecord) -> Table:
     for section, error in record.errors.items():
         out.add_row(f"{section}: (not measured)", "error", error[-300:], "", "")
     return out
+
+
+def markdown(record: BenchRecord) -> str:
+    """The run as a Markdown table (for docs/performance.md), the machine and load first."""
+    load = (f"{min(record.host_load):.1f}-{max(record.host_load):.1f}" if record.host_load
+            else "?")
+    lines = [f"{record.machine.get('cores', '?')} cores, {record.machine.get('platform', '?')}, "
+             f"Python {record.machine.get('python', '?')}; host load (1 min) {load}; "
+             f"{record.seconds:.0f} s{' (--quick)' if record.quick else ''}.", "",
+             "| figure | netlab | baselines (netlab/baseline) | better | goal |",
+             "| --- | --- | --- | --- | --- |"]
+    for figure in record.figures:
+        baselines = "<br>".join(f"{name}: {_number(value)} ({_number(figure.ratio(name))}x)"
+                                for name, value in figure.baselines.items()) or "—"
+        lines.append(f"| {figure.section}: {figure.name} | {_number(figure.value)} {figure.unit} "
+                     f"| {baselines} | {'higher' if figure.higher_is_better else 'lower'} "
+                     f"| {figure.goal or ''} |")
+    for section, error in record.errors.items():
+        lines.append(f"| {section}: not measured | {error[-200:]} | | | |")
+    return "\n".join(lines) + "\n"

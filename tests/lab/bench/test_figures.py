@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lab.bench.figures import BenchRecord, Figure, table
+from lab.bench.figures import BenchRecord, Figure, markdown, table
 
 
 def upload() -> Figure:
@@ -46,3 +46,10 @@ def test_the_table_shows_values_baselines_ratios_goals_and_errors() -> None:
     assert "iperf3: 2,000 (0.25x)" in text and ">= 0.5x iperf3" in text
     assert "lower" in text and "chat: (not measured)" in text
     assert "2 cores, load 1.0-2.5" in text
+
+
+def test_the_markdown_table_has_a_row_a_figure() -> None:
+    text = markdown(record())
+    assert "2 cores" in text and "host load (1 min) 1.0-2.5" in text
+    assert "| upload: netlab-1GiB | 500 MB/s | iperf3: 2,000 (0.25x)<br>" in text
+    assert "| chat: not measured |" in text
