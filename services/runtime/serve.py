@@ -135,7 +135,8 @@ async def _accept_loop(
                 await trio.sleep(SLEEP_ON_CAPACITY_ERROR)
                 continue
             set_keepalive(stream.socket, config.keepalive)
-            conn = PeerConnection(stream, config=config, counters=counters, logger=logger)
+            conn = PeerConnection(stream, config=config, counters=counters, logger=logger,
+                                  nursery=connections)
             if slots.full:
                 counters.connections_refused += 1
                 log_event(logger, "refused", peer=conn.peer, reason="max-clients")
