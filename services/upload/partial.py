@@ -76,11 +76,11 @@ class PartialFile:
     path: Path
     final: Path
     size: int
-    sha256: str  # declared; empty for classic uploads (nothing to verify)
+    sha256: str  # declared (by the PUT or at END); empty for classic uploads
     fd: int
     offset: int  # where this connection's data starts (resume point)
     received: int  # bytes in the file now
-    hasher: hashlib._Hash
+    hasher: hashlib._Hash | None  # None for a classic upload: it has nothing to verify
     replace: bool  # publish with rename (replacing a file) rather than link
     committed: bool = False
     identity: tuple[int, int, int] = (0, 0, 0)  # (inode, size, mtime_ns) once committed
@@ -93,7 +93,12 @@ class PartialFile:
         cls, path: Path, final: Path, *, size: int, sha256: str, resume: bool, replace: bool,
         staging_fd: int, root_fd: int, token: str = "",
     ) -> PartialFile:
-        """Open (or create) the staging file; with ``resume`` keep and re-hash its data."""
+        """Open (or create) the staging file; with ``resume`` keep and re-hash its data.
+
+        Without ``resume`` (a classic upload) the file starts empty and is not
+        hashed at all: nothing would verify the digest, and hashing is the
+        largest part of the server's work per byte.
+        """
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         if not resume:
             flags |= os.O_TRUNC
@@ -106,7 +111,9 @@ class PartialFile:
             if length > size:  # not ours or damaged: start over
                 os.ftruncate(fd, 0)
                 length = 0
-            hasher, length = hash_fd(fd, length)
+            hasher: hashlib._Hash | None = None
+            if resume:
+                hasher, length = hash_fd(fd, length)
             os.lseek(fd, length, os.SEEK_SET)
         except BaseException:
             os.close(fd)
@@ -116,6 +123,7 @@ class PartialFile:
 
     def hash_batch(self, chunks: list[bytes | memoryview]) -> None:
         """Add ``chunks`` to the running hash (blocking; runs beside ``write_batch``)."""
+        assert self.hasher is not None, "a classic upload is not hashed"
         for chunk in chunks:
             self.hasher.update(chunk)
 
@@ -148,7 +156,7 @@ class PartialFile:
         Raises :class:`CommitError` (``size-mismatch``, ``hash-mismatch``,
         ``exists``) after deleting the staging file: nothing is stored.
         """
-        digest = self.hasher.hexdigest()
+        digest = self.hasher.hexdigest() if self.hasher is not None else ""
         try:
             if self.received != self.size:
                 raise CommitError(

@@ -272,7 +272,15 @@ class Store:
         return stored, partials, vfs.f_bavail * vfs.f_frsize
 
     def writers(self, partial: PartialFile) -> list[WriteBatch]:
-        """Hashing and writing, as two pipelines: they run on two cores at once."""
+        """Hashing and writing, as two pipelines: they run on two cores at once.
+
+        A classic upload is only written (nothing would verify its hash: it is
+        computed when a STAT or GET first asks for it). Measured with ``lab
+        bench upload`` (docs/performance.md): skipping the hash halves the
+        server's CPU per classic byte; hashing and writing in one thread per
+        batch instead of two cost a netlab upload about 5 % on a disk, whose
+        writes then stall the hashing too.
+        """
 
         async def hash_batch(chunks: list[Chunk]) -> None:
             await self._run(partial.hash_batch, chunks)
@@ -280,7 +288,7 @@ class Store:
         async def write_batch(chunks: list[Chunk]) -> None:
             await self._run(partial.write_batch, chunks)
 
-        return [hash_batch, write_batch]
+        return [write_batch] if partial.hasher is None else [hash_batch, write_batch]
 
     async def commit(self, partial: PartialFile, *, sha256: str = "") -> tuple[str, str]:
         """Verify and publish; returns (name, sha256). Always releases the reservation.
@@ -297,7 +305,8 @@ class Store:
 
     def _commit(self, partial: PartialFile) -> str:
         digest = partial.commit()
-        self._hashes[partial.final.name] = (*partial.identity, digest)
+        if digest:  # a classic upload is hashed when first asked for (STAT, GET)
+            self._hashes[partial.final.name] = (*partial.identity, digest)
         return digest
 
     async def release(self, partial: PartialFile, *, keep: bool) -> None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from pathlib import Path
 
 import pytest
 import trio
 
+from services.upload.client import open_upload
 from services.upload.partial import PartialFile
 from tests.support.servers import LOGGER, StartUpload
-from tests.support.storage import partials, stored_names
+from tests.support.storage import partials, sha256, stored_names
 from tests.support.waiting import wait_for
 
 
@@ -47,6 +49,19 @@ async def test_tutorial_client_stores_a_file(start_server: StartUpload) -> None:
     assert replies == [b"true"]
     assert (server.root / "photo.jpg").read_bytes() == data
     assert server.counters.extra["classic_files_stored"] == 1
+
+
+async def test_a_classic_file_is_hashed_only_when_first_asked_for(
+        start_server: StartUpload, tmp_path: Path) -> None:
+    server = await start_server()
+    data = os.urandom(300_000)
+    await trio.to_thread.run_sync(tutorial_upload, server.port, [("c.bin", data)])
+    assert "c.bin" not in server.server.store._hashes  # stored without a hash pass
+    async with open_upload("127.0.0.1", server.port) as up:
+        info = await up.stat("c.bin")
+        got = await up.get("c.bin", tmp_path / "c.bin")
+    assert info.sha256 == got.sha256 == sha256(data)
+    assert (tmp_path / "c.bin").read_bytes() == data
 
 
 async def test_header_and_data_in_one_segment(start_server: StartUpload) -> None:
