@@ -135,8 +135,7 @@ async def _accept_loop(
                 await trio.sleep(SLEEP_ON_CAPACITY_ERROR)
                 continue
             set_keepalive(stream.socket, config.keepalive)
-            conn = PeerConnection(stream, config=config, counters=counters, logger=logger,
-                                  nursery=connections)
+            conn = PeerConnection(stream, config=config, counters=counters, logger=logger)
             if slots.full:
                 counters.connections_refused += 1
                 log_event(logger, "refused", peer=conn.peer, reason="max-clients")
