@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import trio
 
+from lab.bench import memory
 from lab.bench.memory import (
     PROBE,
     ProcessMemory,
@@ -75,16 +76,20 @@ def test_a_probe_line_parses() -> None:
         parse_probe("null\n", "chat")
 
 
+# Real time, polled fast: the readings go through a worker thread, which a
+# mock clock would race (it jumps while the thread runs).
 async def test_waiting_for_descriptors_polls_until_they_are_open(
-        autojump_clock: trio.testing.MockClock) -> None:
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory, "POLL", 0.001)
     container: Any = Scripted([5, 500, 1004, 1010])
     reading = await wait_descriptors(container, "chat serve", 1000, timeout=30)
     assert reading.fds == 1004
 
 
-async def test_waiting_for_descriptors_gives_up(autojump_clock: trio.testing.MockClock) -> None:
+async def test_waiting_for_descriptors_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory, "POLL", 0.001)
     with pytest.raises(BenchError, match="descriptors"):
-        await wait_descriptors(Scripted([5]), "chat serve", 1000, timeout=3)
+        await wait_descriptors(Scripted([5]), "chat serve", 1000, timeout=0.05)
 
 
 def test_memory_per_connection_is_the_growth_shared_out() -> None:
