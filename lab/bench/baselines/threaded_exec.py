@@ -94,11 +94,16 @@ def run_command(command: str | bytes, sink: Sink,
                 failure.append(exc)
                 _kill_group(proc)
 
+        # STARTED goes out before any output: the stderr pump starts after it.
+        if on_started is not None:
+            try:
+                on_started(proc.pid)
+            except BaseException:
+                _kill_group(proc)
+                raise
         helper = threading.Thread(target=pump_stderr, daemon=True)
         helper.start()
         try:
-            if on_started is not None:
-                on_started(proc.pid)
             while data := stdout.read(READ_SIZE):
                 sink(STDOUT, data)
         except BaseException:
