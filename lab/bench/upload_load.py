@@ -43,6 +43,7 @@ from services.upload.events import Stored
 
 BLOCK = 1 << 20
 MB = 1e6
+IPERF3_ATTEMPTS = 10
 
 
 def pattern_block(seed: int) -> bytes:
@@ -186,21 +187,34 @@ def classic_uploads(host: str, port: int, *, size: int, files: int, chunk: int, 
 
 
 # -- iperf3 ------------------------------------------------------------------------
-def iperf3_stream(host: str, port: int, seconds: int, timeout: float) -> dict[str, Any]:
+def iperf3_stream(host: str, port: int, seconds: int, timeout: float,
+                  attempts: int = IPERF3_ATTEMPTS) -> dict[str, Any]:
     """One ``iperf3`` stream to ``host`` for whole ``seconds`` (iperf3 reads 0.5 as 0:
-    forever); the receiver's rate."""
-    out = subprocess.run(["iperf3", "-c", host, "-p", str(port), "-t", str(seconds), "-J"],
-                         capture_output=True, text=True, timeout=timeout, check=False)
-    try:
-        report = json.loads(out.stdout)
-    except json.JSONDecodeError:
-        raise click.ClickException(f"iperf3 exited {out.returncode}: {out.stderr[-500:]}") from None
-    if report.get("error") or out.returncode:
-        raise click.ClickException(f"iperf3: {report.get('error') or out.stderr[-500:]}")
-    received = report["end"]["sum_received"]
-    return {"mode": "iperf3", "seconds": received["seconds"], "bytes": received["bytes"],
-            "mb_per_s": received["bits_per_second"] / 8 / MB,
-            "retransmits": report["end"].get("sum_sent", {}).get("retransmits")}
+    forever); the receiver's rate.
+
+    A refused connection is tried again (``attempts`` times, a second apart):
+    ``iperf3 -s`` reopens its listener after each client, so a connection
+    right after another one (the bench's readiness probe) can be refused.
+    """
+    for attempt in range(attempts):
+        out = subprocess.run(["iperf3", "-c", host, "-p", str(port), "-t", str(seconds), "-J"],
+                             capture_output=True, text=True, timeout=timeout, check=False)
+        try:
+            report = json.loads(out.stdout)
+        except json.JSONDecodeError:
+            raise click.ClickException(
+                f"iperf3 exited {out.returncode}: {out.stderr[-500:]}") from None
+        error = str(report.get("error") or "")
+        if "refused" in error and attempt + 1 < attempts:
+            time.sleep(1.0)
+            continue
+        if error or out.returncode:
+            raise click.ClickException(f"iperf3: {error or out.stderr[-500:]}")
+        received = report["end"]["sum_received"]
+        return {"mode": "iperf3", "seconds": received["seconds"], "bytes": received["bytes"],
+                "mb_per_s": received["bits_per_second"] / 8 / MB,
+                "retransmits": report["end"].get("sum_sent", {}).get("retransmits")}
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 # -- the command ---------------------------------------------------------------------
