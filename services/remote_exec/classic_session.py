@@ -14,7 +14,12 @@ classic mode is a server switch (``--classic/--no-classic``).
 Every receive is acknowledged at once (:func:`~services.runtime.acks.ack_now`):
 the client sends ``ok`` and, when the result is empty, its next command right
 after; with Nagle on, that command would wait for the kernel's delayed ACK of
-``ok`` (about 40 ms a command).
+``ok`` (about 40 ms a command). The ACK of ``ok`` itself is held until the
+server has read it (:func:`~services.runtime.acks.delay_acks` before the
+length is sent): acknowledged by the kernel on arrival, it would release the
+next command while ``ok`` still waits to be read, and one receive would
+return both (``oktrue``), the next command taken for the ack and the client
+left waiting for an answer that never comes.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from services.remote_exec.context import ServerContext, describe_command
 from services.remote_exec.outcome import Limits, Stop
 from services.remote_exec.policy import NoSlot
 from services.remote_exec.runner import CommandRun, Stopper, Stream
-from services.runtime.acks import ack_now
+from services.runtime.acks import ack_now, delay_acks
 from services.runtime.connection import PeerConnection
 from services.runtime.errors import PeerTimeout, RuntimeFailure
 from services.runtime.logs import log_event
@@ -93,6 +98,7 @@ class ClassicSession:
     async def _answer(self, result: bytes) -> bool:
         """Length, wait for the ack, result. False if the client left instead of acking."""
         try:
+            delay_acks(self.conn.stream)  # ``ok`` is acknowledged once read, by _receive
             await self.conn.send(self.exchange.send_length(result))
             # Not cut short by shutdown: the answer is in flight (serve's grace bounds it).
             # A short limit: the answer sits in memory until the ack.

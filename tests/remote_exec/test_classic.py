@@ -42,6 +42,18 @@ async def ask(port: int, *commands: bytes) -> list[bytes]:
     return await trio.to_thread.run_sync(partial(tutorial_exec_client, port, commands))
 
 
+async def test_a_command_after_an_empty_answer_is_never_taken_for_the_ack(
+    start_server: StartExec,
+) -> None:
+    # After an empty answer the client sends ``ok`` and its next command at once; were
+    # ``ok`` acknowledged before the server read it, one receive could return both and
+    # the client would wait for ever (a new connection's first commands hit it most).
+    server = await start_server(sandbox_uids="off")
+    for _ in range(60):
+        with trio.fail_after(20):
+            assert await ask(server.port, *[b"true"] * 5) == [b""] * 5
+
+
 async def test_stdout_on_success_stderr_on_failure(start_server: StartExec) -> None:
     server = await start_server()
     answers = await ask(server.port, b"echo hello; echo ignored >&2",
