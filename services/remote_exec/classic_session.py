@@ -40,7 +40,8 @@ from services.remote_exec.classic import (
 from services.remote_exec.context import ServerContext, describe_command
 from services.remote_exec.outcome import Limits, Stop
 from services.remote_exec.policy import NoSlot
-from services.remote_exec.runner import CommandRun, Stopper, Stream
+from services.remote_exec.runner import CommandRun, Stream
+from services.remote_exec.stopper import Stopper
 from services.runtime.acks import ack_now, delay_acks
 from services.runtime.connection import PeerConnection
 from services.runtime.errors import PeerTimeout, RuntimeFailure

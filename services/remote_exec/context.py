@@ -15,6 +15,7 @@ from services.remote_exec.sandbox import (
     searchable_path,
     unavailable_reason,
 )
+from services.remote_exec.stopper import RunningCommands
 from services.runtime.context import ServiceContext
 from services.runtime.logs import log_event
 
@@ -31,8 +32,10 @@ class ServerContext(ServiceContext[ExecConfig]):
     classic_held: int = field(init=False, default=0)  # bytes of classic answers in memory
     uid_pool: UidPool | None = field(init=False)  # None: the sandbox is off
     sandbox_off: str | None = field(init=False)  # why it is off
+    running: RunningCommands = field(init=False)  # what shutdown must end
 
     def __post_init__(self) -> None:
+        self.running = RunningCommands()
         self.admission = Admission(self.config.max_concurrent, self.config.max_queued)
         self.auth_throttle = AuthThrottle(self.config.auth_max_failures,
                                           self.config.auth_window, self.config.auth_block)

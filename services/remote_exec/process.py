@@ -36,6 +36,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -149,8 +150,8 @@ class ProcessGroup:
         """SIGKILL what is left of the group, reap the shell and any orphans; the returncode."""
         if self.returncode is None:
             await self.kill_all()
-            with trio.move_on_after(REAP_TIMEOUT):
-                if not self._exited.is_set():
+            if not self._exited.is_set():
+                with trio.move_on_after(REAP_TIMEOUT):
                     await self.wait_exited()
             self.returncode = self.popen.poll()  # exited: reaps without blocking
             self._close_pidfd()
@@ -164,15 +165,17 @@ class ProcessGroup:
 
     async def _reap_orphans(self) -> None:
         """Reap background children of the group that were re-parented to us (subreaper)."""
-        with trio.move_on_after(REAP_TIMEOUT):
-            while True:
-                try:
-                    # WNOHANG never blocks; orphans are not trio.Process objects.
-                    pid, _ = os.waitpid(-self.pid, os.WNOHANG)  # noqa: ASYNC222
-                except ChildProcessError:
-                    return  # none of our children is left in the group
-                if pid == 0:
-                    await trio.sleep(POLL_INTERVAL)
+        deadline = trio.current_time() + REAP_TIMEOUT
+        while True:
+            try:
+                # WNOHANG never blocks; orphans are not trio.Process objects.
+                pid, _ = os.waitpid(-self.pid, os.WNOHANG)  # noqa: ASYNC222
+            except ChildProcessError:
+                return  # none of our children is left in the group (the usual case: no wait)
+            if pid == 0:
+                if trio.current_time() > deadline:
+                    return
+                await trio.sleep(POLL_INTERVAL)
 
     def _close_pidfd(self) -> None:
         if self._pidfd is not None:
@@ -196,7 +199,7 @@ class ProcessGroup:
         await self.reap()
         for stream in (self.stdin, self.stdout, self.stderr):
             if stream is not None:
-                await trio.aclose_forcefully(stream)
+                stream.close()  # at once: a task still waiting on it is woken with an error
 
 
 def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] | None,
@@ -205,9 +208,13 @@ def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] |
 
     Called on the Trio thread, not in a worker: CPython starts it with
     vfork, a fraction of a millisecond, less than a thread hop costs. With a
-    ``lease`` the child switches to the lease's uid and gid (no supplementary
-    groups) and to its home directory before exec; CPython then forks
-    instead (a setuid must not run in a vfork child), about a millisecond.
+    ``lease`` the child enters the lease's home directory (as root) and runs
+    as the lease's uid and gid with no supplementary groups: ``setpriv``
+    switches and execs the command (still a vfork for the server), or, where
+    there is no setpriv, CPython forks the server to switch in the child (a
+    setuid must not run in a vfork child), which costs the server's event
+    loop one to two milliseconds. A setpriv that cannot switch runs nothing:
+    the command ends with status 1 and setpriv's message on stderr.
     """
     home: str | None = None
     if lease is not None:
@@ -227,11 +234,17 @@ def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] |
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         ours.append(err_r)
         theirs.append(err_w)
+        forked = lease is not None and lease.pool.setpriv is None  # CPython switches the uid
+        if lease is not None and lease.pool.setpriv is not None:
+            _check_executable(argv[0], env)
+            argv = [lease.pool.setpriv, f"--reuid={lease.uid}", f"--regid={lease.gid}",
+                    "--clear-groups", "--", *argv]
         popen = subprocess.Popen(
             list(argv), stdin=child_in if stdin else subprocess.DEVNULL, stdout=out_w,
             stderr=err_w, start_new_session=True, env=env, cwd=home,
-            user=lease.uid if lease else None, group=lease.gid if lease else None,
-            extra_groups=[] if lease else None,
+            user=lease.uid if forked and lease else None,
+            group=lease.gid if forked and lease else None,
+            extra_groups=[] if forked else None,
         )
     except BaseException:
         for fd in ours:
@@ -241,6 +254,19 @@ def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] |
         for fd in theirs:
             os.close(fd)
     return popen, (parent_in if stdin else None), out_r, err_r
+
+
+def _check_executable(program: str | bytes, env: Mapping[str, str] | None) -> None:
+    """Raise the ``OSError`` exec would give for a missing program (setpriv would exit 127)."""
+    name = os.fsdecode(program)
+    if os.sep in name:
+        found = os.access(name, os.X_OK) and not os.path.isdir(name)
+    else:
+        search = (os.environ if env is None else env).get("PATH")
+        found = shutil.which(name, path=search) is not None
+    if not found:
+        code = errno.EACCES if os.path.exists(name) else errno.ENOENT
+        raise OSError(code, os.strerror(code), name)
 
 
 @asynccontextmanager
@@ -259,7 +285,8 @@ async def spawn_group(
     ``OSError`` if it cannot start. See the module docstring for how the
     group ends; the caller releases the lease once the block is over.
     """
-    await trio.lowlevel.checkpoint()
+    # Not a full checkpoint: a scheduling round here would only delay the spawn.
+    await trio.lowlevel.checkpoint_if_cancelled()
     try:
         popen, in_fd, out_fd, err_fd = _start(argv, stdin=stdin, env=env, lease=lease)
     except BaseException:

@@ -6,12 +6,17 @@ read from the start, concurrently, in large reads, each chunk handed to an
 async ``sink`` (a netlab client's frames, or a classic client's buffer);
 a sink that waits (a slow client) slows the reads, so nothing piles up.
 
-Theory of operation: a :class:`Stopper` records the first reason the
-command must end — the shell exited, the wall-time limit, the output cap,
-the client's CANCEL or departure, the server's shutdown. Then the group is
-ended (:mod:`services.remote_exec.process`): nothing more if the shell
-exited on its own, else SIGTERM, ``kill_grace``, SIGKILL; what is still in
-the pipes is read out (at most ``drain_timeout``); the shell is reaped.
+Theory of operation: a :class:`~services.remote_exec.stopper.Stopper`
+records the first reason the command must end — the shell exited, the
+wall-time limit, the output cap, the client's CANCEL or departure, the
+server's shutdown. The running task itself waits for the shell's exit (its
+pidfd), under the time limit, inside the stopper's cancel scope: every other
+reason cancels that wait, so only the output pumps run as tasks of their
+own. Then the group is ended (:mod:`services.remote_exec.process`): nothing
+more if the shell exited on its own, else SIGTERM, ``kill_grace``, SIGKILL;
+what is still in the pipes is read out (at most ``drain_timeout``); the
+shell is reaped. A command that exits by itself is answered without a
+further task switch in between.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from services.remote_exec.context import ServerContext
 from services.remote_exec.outcome import Limits, Outcome, Stop
 from services.remote_exec.process import ProcessGroup, signal_name, spawn_group
 from services.remote_exec.stdin import StdinBuffer
+from services.remote_exec.stopper import Stopper
 from services.runtime.errors import RuntimeFailure
 from services.runtime.logs import log_event
 
@@ -37,24 +43,6 @@ class Stream(enum.Enum):
 PIPE_FULL = 64 * 1024  # a read this large means the pipe (64 KiB by default) had filled
 
 Sink = Callable[[Stream, bytes], Awaitable[None]]
-
-
-class Stopper:
-    """The first reason to end a command, and an event to wait for it."""
-
-    def __init__(self) -> None:
-        self.reason: Stop | None = None
-        self._event = trio.Event()
-
-    def stop(self, reason: Stop) -> None:
-        if self.reason is None:
-            self.reason = reason
-            self._event.set()
-
-    async def wait(self) -> Stop:
-        await self._event.wait()
-        assert self.reason is not None
-        return self.reason
 
 
 class CommandRun:
@@ -110,18 +98,17 @@ class CommandRun:
                 nursery.start_soon(self._pump, group, Stream.STDERR)
                 if self.stdin is not None:
                     nursery.start_soon(self._feed_stdin, group, self.stdin)
-                nursery.start_soon(self._watch_exit, group)
-                nursery.start_soon(self._watch_deadline, started + self.limits.timeout)
-                nursery.start_soon(self._watch_shutdown)
                 self.pid = group.pid
-                await on_started(group.pid)
-                stop = await self.stopper.wait()
+                with self.ctx.running.running(self.stopper):
+                    await on_started(group.pid)
+                    stop = await self._wait_for_end(group, started + self.limits.timeout)
                 kill_grace, drain = self.ctx.end_timings(shutdown=stop is Stop.SHUTDOWN)
                 if stop is not Stop.EXITED:
                     await group.terminate(kill_grace)
                 await group.kill_all()  # background jobs the shell left behind
-                with trio.move_on_after(drain):
-                    await self._pumps_done.wait()
+                if not self._pumps_done.is_set():
+                    with trio.move_on_after(drain):
+                        await self._pumps_done.wait()
                 nursery.cancel_scope.cancel()
             returncode = await group.reap()
         return Outcome(
@@ -131,6 +118,16 @@ class CommandRun:
             elapsed=trio.current_time() - started,
             stdout_bytes=self.counts[Stream.STDOUT], stderr_bytes=self.counts[Stream.STDERR],
         )
+
+    async def _wait_for_end(self, group: ProcessGroup, deadline: float) -> Stop:
+        """The first reason to end: the shell's exit, the deadline, or the stopper's."""
+        with trio.CancelScope(deadline=deadline) as scope, self.stopper.cancels(scope):
+            await group.wait_exited()
+            self.stopper.stop(Stop.EXITED)
+        if self.stopper.reason is None:  # the deadline cancelled the wait
+            self.stopper.stop(Stop.TIMEOUT)
+        assert self.stopper.reason is not None
+        return self.stopper.reason
 
     async def _pump(self, group: ProcessGroup, which: Stream) -> None:
         pipe = group.stdout if which is Stream.STDOUT else group.stderr
@@ -181,16 +178,3 @@ class CommandRun:
         finally:
             stdin.finish()
             await trio.aclose_forcefully(pipe)
-
-    async def _watch_exit(self, group: ProcessGroup) -> None:
-        await group.wait_exited()
-        self.stopper.stop(Stop.EXITED)
-
-    async def _watch_deadline(self, deadline: float) -> None:
-        await trio.sleep_until(deadline)
-        self.stopper.stop(Stop.TIMEOUT)
-
-    async def _watch_shutdown(self) -> None:
-        await self.ctx.lifecycle.draining.wait()
-        await trio.sleep(self.ctx.shutdown_delay)
-        self.stopper.stop(Stop.SHUTDOWN)

@@ -12,6 +12,8 @@ client does reaches another.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from functools import partial
 
 import trio
 
@@ -25,6 +27,7 @@ from services.remote_exec.sandbox import set_not_dumpable
 from services.remote_exec.session import NetlabSession
 from services.runtime.connection import PeerConnection
 from services.runtime.logs import log_event
+from services.runtime.server import Task
 from services.runtime.sniff import SNIFF_SIZE, SniffingServer
 
 SERVICE = "exec"
@@ -43,7 +46,7 @@ class ExecServer(SniffingServer[ExecConfig, ServerContext]):
         dumpable = not set_not_dumpable()
         if self.ctx.uid_pool is not None:
             log_event(self.logger, "sandbox", sandbox="on", uids=self.config.sandbox_uids,
-                      dumpable=dumpable)
+                      switch=self.ctx.uid_pool.setpriv or "fork", dumpable=dumpable)
         else:
             log_event(self.logger, "sandbox", level=logging.WARNING, sandbox="off",
                       reason=self.ctx.sandbox_off, dumpable=dumpable,
@@ -73,6 +76,11 @@ class ExecServer(SniffingServer[ExecConfig, ServerContext]):
             with trio.move_on_after(REFUSE_SNIFF_TIMEOUT):
                 if await conn.stream.receive_some(SNIFF_SIZE):
                     await conn.stream.send_all(message)
+
+    def background(self) -> Sequence[Task]:
+        """Ends the running commands once shutdown leaves them no more time."""
+        return [partial(self.ctx.running.stop_at_shutdown, self.lifecycle,
+                        self.ctx.shutdown_delay)]
 
     async def serve_netlab(self, conn: PeerConnection, rest: bytes) -> None:
         self.ctx.count("netlab_connections")

@@ -36,8 +36,9 @@ from services.remote_exec.events import (
 from services.remote_exec.outcome import Limits, Stop
 from services.remote_exec.policy import NoSlot, peer_address, token_matches
 from services.remote_exec.protocol import ExecConnection, Role
-from services.remote_exec.runner import CommandRun, Stopper, Stream
+from services.remote_exec.runner import CommandRun, Stream
 from services.remote_exec.stdin import StdinBuffer
+from services.remote_exec.stopper import Stopper
 from services.runtime.connection import PeerConnection
 from services.runtime.errors import PeerTimeout, RuntimeFailure
 from services.runtime.logs import log_event
@@ -93,6 +94,12 @@ class NetlabSession:
 
     async def _send(self, event: Event) -> None:
         await self.conn.send(self.proto.send(event))
+
+    async def _send_control(self, event: Started | Exit) -> None:
+        """A small frame of a command's life: queued at once unless the queue is full."""
+        data = self.proto.send(event)
+        if not self.conn.send_nowait(data):
+            await self.conn.send(data)
 
     async def _next_event(self, timeout: float | None = None) -> Event | None:
         """The client's next event; None when it has closed its side."""
@@ -189,7 +196,7 @@ class NetlabSession:
             self.ctx.count("commands_started")
             log_event(self.ctx.logger, "run", peer=self.conn.peer, pid=pid,
                       command=describe_command(run.command))
-            await self._send(Started(pid, limits.timeout, limits.output_limit))
+            await self._send_control(Started(pid, limits.timeout, limits.output_limit))
 
         async def sink(which: Stream, data: bytes) -> None:
             await self._send(Stdout(data) if which is Stream.STDOUT else Stderr(data))
@@ -207,7 +214,7 @@ class NetlabSession:
         self.ctx.record(outcome, peer=self.conn.peer, mode="netlab")
         if outcome.stop is Stop.DISCONNECTED:
             return False
-        await self._send(Exit(
+        await self._send_control(Exit(
             status=outcome.status, signal=outcome.signal, reason=outcome.reason,
             elapsed=outcome.elapsed, stdout_bytes=outcome.stdout_bytes,
             stderr_bytes=outcome.stderr_bytes,

@@ -198,7 +198,9 @@ async def test_a_client_that_stops_reading_slows_the_command_then_loses_it(
             proto.receive_data(data)
         assert isinstance(event, Started)
         await wait_for(lambda: not group_members(event.pid), timeout=NO_ORPHANS_WITHIN + 1)
-    await wait_for(lambda: server.counters.extra["commands_killed"] == 1)
+    # The connection's end is counted after the command's: wait for both.
+    await wait_for(lambda: server.counters.connections_open == 0)
+    assert server.counters.extra["commands_killed"] == 1
     assert server.counters.errors_by_reason["timeout"] == 1  # the send timeout
     # Back-pressure: the writer got no further than what the server sent plus the pipe and
     # a read or two; a server buffering its output would have let it run on until the kill.

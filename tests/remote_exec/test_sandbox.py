@@ -13,6 +13,7 @@ import os
 import pytest
 import trio
 
+from services.remote_exec import sandbox
 from services.remote_exec.client import open_exec
 from services.remote_exec.sandbox import HOME_PREFIX, parse_uid_range, processes_of
 from tests.support.servers import EXEC_TOKEN, StartExec
@@ -123,6 +124,42 @@ async def test_six_setsid_runs_leave_no_zombie(start_server: StartExec) -> None:
     assert set(zombie_children()) <= before
     pool = server.server.ctx.uid_pool
     assert pool is not None and pool.free == pool.size  # every uid back in the pool
+
+
+SWITCHED = "id -u; id -g; id -G; grep -E '^Cap(Prm|Eff|Amb)' /proc/self/status"
+
+
+def assert_switched(stdout: bytes) -> None:
+    """``SWITCHED``'s output: a uid of the pool, its own gid only, no capability."""
+    uid, gid, groups, *caps = stdout.decode().splitlines()
+    assert int(uid) in parse_uid_range(UIDS)
+    assert gid == uid and groups == uid
+    assert [line.split()[1] for line in caps] == ["0000000000000000"] * 3
+
+
+@needs_root
+async def test_setpriv_switches_the_uid_and_drops_every_capability(
+    start_server: StartExec, caplog: pytest.LogCaptureFixture
+) -> None:
+    if sandbox.find_setpriv() is None:
+        pytest.skip("no setpriv here")
+    with caplog.at_level(logging.INFO):
+        server = await start_server(sandbox_uids=UIDS)
+    assert "switch=/" in caplog.text and "setpriv" in caplog.text
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
+        assert_switched((await ex.run(SWITCHED)).stdout)
+
+
+@needs_root
+async def test_without_setpriv_the_server_forks_to_switch(
+    start_server: StartExec, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "find_setpriv", lambda: None)
+    with caplog.at_level(logging.INFO):
+        server = await start_server(sandbox_uids=UIDS)
+    assert "switch=fork" in caplog.text
+    async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
+        assert_switched((await ex.run(SWITCHED)).stdout)
 
 
 async def test_without_root_the_server_says_the_sandbox_is_off(
