@@ -2,9 +2,11 @@
 
 Baselines, each started in the same run: the stdlib ``ThreadingTCPServer``
 exec server (:mod:`lab.bench.baselines.threaded_exec`), one container for
-its framed mode and one for its classic mode; and ``docker exec CONTAINER
+its framed mode and one for its classic mode; ``docker exec CONTAINER
 true`` on netlab's exec container, timed from the host (the Docker CLI; the
-SDK when the CLI is missing).
+SDK when the CLI is missing); and, to tell the sandbox's share of the
+latencies, netlab's own exec server with ``--sandbox-uids off``
+(``netlab-unsandboxed``, a baseline of the p50s).
 
 Loads (:mod:`lab.bench.exec_load`, in client containers of the lab network,
 straight to each server, not through the gateway):
@@ -22,7 +24,7 @@ straight to each server, not through the gateway):
 Goals (issue 12): p50 <= 1.2x the stdlib server's, framed and classic;
 streaming >= 2x; p50 <= 1/20 of ``docker exec``. netlab's exec runs each
 command as its own uid (the lab's sandbox) in a container limited to one
-CPU; the baseline runs commands as its own uid with no CPU limit. The
+CPU; the baselines run commands as their own uid with no CPU limit. The
 figures' notes say so.
 """
 
@@ -46,10 +48,12 @@ SECTION = "exec"
 PORT = 9000  # the baselines'
 NETLAB_HOST, NETLAB_PORT = "exec", 8000
 FRAMED_BASELINE, CLASSIC_BASELINE = "exec-threaded", "exec-threaded-classic"
-STDLIB, DOCKER = "stdlib-threaded", "docker-exec"
+UNSANDBOXED_HOST = "exec-unsandboxed"
+STDLIB, DOCKER, UNSANDBOXED = "stdlib-threaded", "docker-exec", "netlab-unsandboxed"
 DOCKER_EXEC_TIMEOUT = 30.0
 SANDBOX_NOTE = ("netlab: each command as its own uid (sandbox), container capped at 1 CPU; "
-                "stdlib: commands as its own uid, no CPU cap")
+                "stdlib and netlab-unsandboxed (the same server, --sandbox-uids off): commands"
+                " as the server's uid, no CPU cap")
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,13 @@ def docker_exec_times(container: Any, runs: int) -> tuple[list[float], str]:
 
 # -- figures -----------------------------------------------------------------------
 def latency_figures(mode: str, netlab: dict[str, Any], stdlib: dict[str, Any],
-                    docker_p50: float, notes: dict[tuple[str, str], str]) -> list[Figure]:
-    """p50 and p99 of each command and way of connecting, for ``mode``."""
+                    docker_p50: float, notes: dict[tuple[str, str], str],
+                    unsandboxed: dict[str, Any] | None = None) -> list[Figure]:
+    """p50 and p99 of each command and way of connecting, for ``mode``.
+
+    ``unsandboxed``: the same load against netlab's server with the sandbox
+    off, a baseline of the p50s that tells the sandbox's share.
+    """
     figures = []
     for command in ("true", "echo x"):
         slug = command.replace(" ", "-")
@@ -131,9 +140,11 @@ def latency_figures(mode: str, netlab: dict[str, Any], stdlib: dict[str, Any],
                     f"; {SANDBOX_NOTE}")
             if extra := notes.get((command, connection)):
                 note += f"; {extra}"
+            baselines = {STDLIB: theirs["p50_ms"], DOCKER: docker_p50}
+            if unsandboxed is not None:
+                baselines[UNSANDBOXED] = _series(unsandboxed, command, connection)["p50_ms"]
             figures.append(Figure(
-                SECTION, f"{name}-p50", ours["p50_ms"], "ms", False,
-                {STDLIB: theirs["p50_ms"], DOCKER: docker_p50},
+                SECTION, f"{name}-p50", ours["p50_ms"], "ms", False, baselines,
                 "<= 1.2x stdlib-threaded; <= 0.05x docker-exec", note))
             figures.append(Figure(SECTION, f"{name}-p99", ours["p99_ms"], "ms", False,
                                   {STDLIB: theirs["p99_ms"]}, None, note))
@@ -163,17 +174,19 @@ def blocking_notes(netlab: dict[str, Any], stdlib: dict[str, Any]) -> dict[tuple
     return notes
 
 
-async def run(ctx: BenchContext) -> list[Figure]:
-    """Measure netlab's exec and its baselines; the section's figures."""
-    sizes = QUICK if ctx.quick else FULL
+async def measure(ctx: BenchContext, sizes: Sizes) -> dict[str, dict[str, Any]]:
+    """Every load against netlab's exec and the baselines, each started for the section."""
     env = {"NETLAB_EXEC_TOKEN": ctx.token}
-    framed_argv = ["python", "-m", "lab.bench.baselines.threaded_exec", "--port", str(PORT)]
+    stdlib_argv = ["python", "-m", "lab.bench.baselines.threaded_exec", "--port", str(PORT)]
+    unsandboxed_argv = ["netlab", "exec", "serve", "--host", "0.0.0.0", "--port", str(PORT),
+                        "--sandbox-uids", "off"]
     timeout = sizes.deadline + 60
-    async with ctx.baseline(FRAMED_BASELINE, [*framed_argv, "--mode", "framed"], port=PORT,
+    results: dict[str, dict[str, Any]] = {}
+    async with ctx.baseline(FRAMED_BASELINE, [*stdlib_argv, "--mode", "framed"], port=PORT,
                             env=env) as framed_host, \
-            ctx.baseline(CLASSIC_BASELINE, [*framed_argv, "--mode", "classic"],
-                         port=PORT) as classic_host:
-        results: dict[str, dict[str, Any]] = {}
+            ctx.baseline(CLASSIC_BASELINE, [*stdlib_argv, "--mode", "classic"],
+                         port=PORT) as classic_host, \
+            ctx.baseline(UNSANDBOXED_HOST, unsandboxed_argv, port=PORT, env=env) as bare_host:
         for key, host, port in (("netlab", NETLAB_HOST, NETLAB_PORT),
                                 ("stdlib", framed_host, PORT)):
             results[f"{key}-library"] = await ctx.load(
@@ -186,8 +199,19 @@ async def run(ctx: BenchContext) -> list[Figure]:
             results[f"{key}-classic"] = await ctx.load(
                 load_argv(host, port, "classic", sizes, stream=sizes.classic_stream),
                 timeout=timeout)
+        results["unsandboxed-library"] = await ctx.load(
+            load_argv(bare_host, PORT, "framed", sizes), env=env, timeout=timeout)
+        results["unsandboxed-classic"] = await ctx.load(
+            load_argv(bare_host, PORT, "classic", sizes), timeout=timeout)
     for what, result in results.items():
         _complete(result, what)
+    return results
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    """Measure netlab's exec and its baselines; the section's figures."""
+    sizes = QUICK if ctx.quick else FULL
+    results = await measure(ctx, sizes)
     docker_times, how = await trio.to_thread.run_sync(
         docker_exec_times, ctx.service("exec"), sizes.docker_runs)
     docker_p50 = statistics.median(docker_times) * 1e3
@@ -195,9 +219,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
     notes[("true", "same")] += (f"; docker-exec: {how}, {len(docker_times)} runs on netlab's exec"
                                 f" container, p99 {percentile(docker_times, 0.99) * 1e3:.1f} ms")
     figures = latency_figures("framed", results["netlab-library"], results["stdlib-library"],
-                              docker_p50, notes)
+                              docker_p50, notes, results["unsandboxed-library"])
     figures += latency_figures("classic", results["netlab-classic"], results["stdlib-classic"],
-                               docker_p50, {})
+                               docker_p50, {}, results["unsandboxed-classic"])
     figures.append(stream_figure("framed", results["netlab-blocking"], results["stdlib-blocking"],
                                  "blocking framed client"))
     figures.append(stream_figure("classic", results["netlab-classic"], results["stdlib-classic"],
