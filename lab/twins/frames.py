@@ -33,16 +33,20 @@ def preface(service: str) -> bytes:
 
 
 class FrameSocket:
-    """Reads frames from ``sock`` (starting with ``pending`` bytes already received)."""
+    """Reads frames from ``sock`` (starting with ``pending`` bytes already received),
+    ``recv_size`` bytes a ``recv`` at most, refusing frames over ``max_frame``."""
 
-    def __init__(self, sock: socket.socket, pending: bytes = b"") -> None:
+    def __init__(self, sock: socket.socket, pending: bytes = b"", *,
+                 recv_size: int = RECV_SIZE, max_frame: int = MAX_FRAME) -> None:
         self.sock = sock
         self.buffer = bytearray(pending)
+        self.recv_size = recv_size
+        self.max_frame = max_frame
 
     def read_exact(self, size: int) -> bytes | None:
         """Exactly ``size`` bytes, or None if the connection ends first."""
         while len(self.buffer) < size:
-            data = self.sock.recv(RECV_SIZE)
+            data = self.sock.recv(self.recv_size)
             if not data:
                 return None
             self.buffer += data
@@ -66,7 +70,7 @@ class FrameSocket:
         if header is None:
             return None
         kind, length = HEADER.unpack(header)
-        if length > MAX_FRAME:
+        if length > self.max_frame:
             raise BadFrame(f"frame of {length} bytes")
         return kind, length
 
@@ -85,7 +89,7 @@ class FrameSocket:
         """Hand a payload to ``sink`` piece by piece as it arrives; False if cut short."""
         while length > 0:
             if not self.buffer:
-                data = self.sock.recv(min(RECV_SIZE, length))
+                data = self.sock.recv(min(self.recv_size, length))
                 if not data:
                     return False
                 self.buffer += data

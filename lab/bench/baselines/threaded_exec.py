@@ -51,6 +51,8 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
+from lab.twins.frames import BadFrame, FrameSocket
+
 HEADER = struct.Struct(">BI")
 PREFACE = b"\x00netlab/1 exec\n"
 RUN, STARTED, STDOUT, STDERR, EXIT, ERROR = 0x01, 0x11, 0x12, 0x13, 0x14, 0x15
@@ -64,10 +66,6 @@ ANNOUNCED_OUTPUT_LIMIT = 1 << 40
 TOKEN_ENV = "NETLAB_EXEC_TOKEN"
 
 Sink = Callable[[int, bytes], None]
-
-
-class BadFrame(Exception):
-    """The client sent bytes that are not netlab frames."""
 
 
 def run_command(command: str | bytes, sink: Sink,
@@ -139,14 +137,14 @@ class FramedHandler(socketserver.BaseRequestHandler):
 
     def setup(self) -> None:
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buffer = bytearray()
+        self.frames = FrameSocket(self.request, recv_size=RECV_SIZE, max_frame=MAX_FRAME)
         self.send_lock = threading.Lock()  # stdout and stderr threads both send
 
     def handle(self) -> None:
         try:
-            if self.read_exact(len(PREFACE)) != PREFACE:
+            if self.frames.read_exact(len(PREFACE)) != PREFACE:
                 return
-            while (frame := self.read_frame()) is not None:
+            while (frame := self.frames.read_frame()) is not None:
                 kind, payload = frame
                 if kind != RUN:
                     continue  # STDIN, STDIN_EOF, CANCEL: not supported, dropped
@@ -182,26 +180,6 @@ class FramedHandler(socketserver.BaseRequestHandler):
             how = {"status": returncode, "signal": None, "reason": "exit"}
         self.send_json(EXIT, {**how, "elapsed": round(time.monotonic() - began, 6),
                               "stdout_bytes": counts[STDOUT], "stderr_bytes": counts[STDERR]})
-
-    def read_exact(self, size: int) -> bytes | None:
-        while len(self.buffer) < size:
-            data = self.request.recv(RECV_SIZE)
-            if not data:
-                return None
-            self.buffer += data
-        chunk = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return chunk
-
-    def read_frame(self) -> tuple[int, bytes] | None:
-        header = self.read_exact(HEADER.size)
-        if header is None:
-            return None
-        kind, length = HEADER.unpack(header)
-        if length > MAX_FRAME:
-            raise BadFrame(f"frame of {length} bytes")
-        payload = self.read_exact(length)
-        return None if payload is None else (kind, payload)
 
     def send(self, kind: int, payload: bytes) -> None:
         with self.send_lock:
