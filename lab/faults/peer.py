@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import trio
 
@@ -36,13 +36,6 @@ SERVICES = ("chat", "exec", "upload")
 GATEWAY_PORTS = {"chat": 8000, "exec": 8001, "upload": 8002}
 SERVICE_PORT = 8000
 STOP_WAIT = 15.0  # after stdin EOF; within base.REVERT_TIMEOUT
-
-
-@runtime_checkable
-class Recorder(Protocol):
-    """A context that keeps ops gathered by faults (``LabContext.record``)."""
-
-    def record(self, ops: Iterable[Op]) -> None: ...
 
 
 def rogue_ops(lines: Iterable[str]) -> list[Op]:
@@ -98,8 +91,7 @@ class PeerFault(Fault):
         containers = await trio.to_thread.run_sync(find_labelled, ctx.docker, wanted)
         for container in containers:
             end = await finish_detached(ctx.docker, container, wait=STOP_WAIT)
-            if isinstance(ctx, Recorder):
-                ctx.record(rogue_ops(end.stdout))
+            ctx.record(rogue_ops(end.stdout))
             if end.status not in (0, 137) and not end.stdout:
                 raise FaultError(f"lab rogue ({self.behaviour}) failed with status "
                                  f"{end.status}: {end.stderr.strip()[-500:]}")
