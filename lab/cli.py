@@ -9,6 +9,8 @@ Each module exposes a click command named ``cli`` (or the one named after ``:``)
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
@@ -25,14 +27,22 @@ COMMANDS = {
 }
 
 
-class LabGroup(click.Group):
-    """Loads each sub-command's module on first use (keeps ``--help`` fast)."""
+class LazyGroup(click.Group):
+    """Loads each sub-command's module on first use (keeps ``--help`` fast).
+
+    ``lazy`` maps a command's name to ``MODULE`` or ``MODULE:ATTRIBUTE``
+    (the click command, ``cli`` by default).
+    """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(self.lazy)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
+        target = self.lazy.get(cmd_name)
         if target is None:
             return None
         module_name, _, attribute = target.partition(":")
@@ -40,7 +50,7 @@ class LabGroup(click.Group):
         return command
 
 
-@click.group(cls=LabGroup)
+@click.group(cls=LazyGroup, lazy=COMMANDS)
 @click.version_option(package_name="netlab")
 def main() -> None:
     """netlab's lab harness: fleets, faults, scenarios and their verdicts."""

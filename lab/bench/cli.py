@@ -26,6 +26,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from lab.bench.context import BenchContext
 from lab.bench.figures import BenchRecord, Figure, markdown, table
 from lab.bench.sampler import LoadSampler, machine
+from lab.cli import LazyGroup
 from lab.errors import LabError
 from lab.scenarios.session import LabSession
 
@@ -104,19 +105,7 @@ async def _run_sections(ctx: BenchContext, sections: list[str], console: Console
                        quick=ctx.quick, sections=tuple(sections), errors=errors)
 
 
-class LoadGroup(click.Group):
-    """``lab bench-load SECTION ...``: the section's in-container load program."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(SECTIONS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in SECTIONS:
-            return None
-        command: click.Command = importlib.import_module(f"{SECTIONS[cmd_name]}_load").cli
-        return command
-
-
-@click.group("bench-load", cls=LoadGroup)
+@click.group("bench-load", cls=LazyGroup,
+             lazy={name: f"{module}_load" for name, module in SECTIONS.items()})
 def load_cli() -> None:
     """Load programs of lab bench (run inside client containers; each prints one JSON object)."""
