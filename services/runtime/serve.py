@@ -29,6 +29,7 @@ from services.runtime.config import ServerConfig
 from services.runtime.connection import PeerConnection
 from services.runtime.counters import Counters
 from services.runtime.errors import RuntimeFailure
+from services.runtime.flusher import Flusher
 from services.runtime.keepalive import set_keepalive
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import log_event
@@ -88,10 +89,12 @@ async def serve(
     port = listeners[0].socket.getsockname()[1]
     log_event(logger, "listening", host=config.host, port=port)
     async with trio.open_nursery() as connections:
+        # Handlers, the connections' writes and their writers all run in `connections`.
+        flusher = Flusher(connections)
         async with trio.open_nursery() as acceptors:
             for listener in listeners:
                 acceptors.start_soon(
-                    _accept_loop, listener, connections, handler, refuse, config, counters, logger,
+                    _accept_loop, listener, flusher, handler, refuse, config, counters, logger,
                     slots,
                 )
             task_status.started(port)
@@ -115,7 +118,7 @@ async def serve(
 
 async def _accept_loop(
     listener: trio.SocketListener,
-    connections: trio.Nursery,
+    flusher: Flusher,
     handler: Handler,
     refuse: Refuser | None,
     config: ServerConfig,
@@ -123,6 +126,7 @@ async def _accept_loop(
     logger: logging.Logger,
     slots: Slots,
 ) -> None:
+    connections = flusher.nursery
     async with listener:
         while True:
             try:
@@ -135,7 +139,8 @@ async def _accept_loop(
                 await trio.sleep(SLEEP_ON_CAPACITY_ERROR)
                 continue
             set_keepalive(stream.socket, config.keepalive)
-            conn = PeerConnection(stream, config=config, counters=counters, logger=logger)
+            conn = PeerConnection(stream, config=config, counters=counters, logger=logger,
+                                  flusher=flusher)
             if slots.full:
                 counters.connections_refused += 1
                 log_event(logger, "refused", peer=conn.peer, reason="max-clients")
