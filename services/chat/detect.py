@@ -56,6 +56,9 @@ class ModeDetector:
     A bad preface raises ``bad-preface`` from ``receive_data``.
     """
 
+    # One per client waiting for its first byte (there may be thousands).
+    __slots__ = ("_buffer", "_eof", "_first_at", "_netlab_consumed", "max_line", "window")
+
     def __init__(self, *, window: float = DEFAULT_WINDOW, max_line: int = 2048) -> None:
         if window <= 0:
             raise ValueError("window must be positive")

@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-
-import trio
+from dataclasses import dataclass
 
 from services.chat.codec import LIST_LIMIT, encode_server_event
 from services.chat.errorbudget import ErrorBudget
@@ -66,7 +64,7 @@ NOTICE_LIMIT = 200
 
 @dataclass(eq=False, slots=True)
 class Member:
-    """One chatting client. ``scope`` wraps its read loop (cancel it to end the client)."""
+    """One chatting client (``conn.end()`` ends it; what is queued is still sent)."""
 
     conn: PeerConnection
     nick: str
@@ -74,7 +72,6 @@ class Member:
     classic: bool = False
     # False until the client's mode is known (see the module docstring).
     decided: bool = False
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     leave_reason: str = ""
     bucket: TokenBucket | None = None
     errors: ErrorBudget | None = None
@@ -312,7 +309,7 @@ class Directory:
         """Send ``farewell`` and end ``member``'s read loop (its queue is still flushed)."""
         member.leave_reason = reason
         if self.deliver(member, farewell):
-            member.scope.cancel()
+            member.conn.end()
 
     def shutdown(self, message: str) -> int:
         """Tell every client the server is going away and end each one. Returns how many."""
@@ -322,7 +319,7 @@ class Directory:
         for member in members:
             member.leave_reason = ChatCode.SERVER_SHUTDOWN
             if member.conn.send_nowait(farewell):
-                member.scope.cancel()
+                member.conn.end()
             else:
                 self._evict(member)
         return len(members)

@@ -97,19 +97,19 @@ class ChatServer(Server[ChatConfig, ServerContext]):
             return
         # In the lobby before its first byte: a client that only listens hears
         # the room, and nobody misses a message sent while its mode is unknown.
+        # Ended (kick, shutdown) through its connection: conn.end().
         member = self.directory.enter(conn)
         try:
-            with member.scope:
-                detected = await self._detect(member)
-                if detected is None:
-                    return
-                if detected.mode is not Mode.NETLAB and refuse_http(conn, detected.data):
-                    member.leave_reason = "http-refused"
-                    return
-                log_event(self.logger, "mode", peer=conn.peer, mode=detected.mode.value)
-                self.directory.decide(member, classic=detected.mode is Mode.CLASSIC)
-                session = (ClassicSession if member.classic else LineSession)(self.ctx, member)
-                await session.run(detected.data)
+            detected = await self._detect(member)
+            if detected is None:
+                return
+            if detected.mode is not Mode.NETLAB and refuse_http(conn, detected.data):
+                member.leave_reason = "http-refused"
+                return
+            log_event(self.logger, "mode", peer=conn.peer, mode=detected.mode.value)
+            self.directory.decide(member, classic=detected.mode is Mode.CLASSIC)
+            session = (ClassicSession if member.classic else LineSession)(self.ctx, member)
+            await session.run(detected.data)
         finally:
             self.directory.leave(member, member.leave_reason or "closed")
 
