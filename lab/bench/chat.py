@@ -19,6 +19,7 @@ a goal asks for none.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,11 +62,19 @@ def load_argv(host: str, port: int, dialect: str, *, clients: int, rate: float,
 
 async def measure(ctx: BenchContext, host: str, port: int, dialect: str,
                   sizes: Sizes) -> dict[str, dict[str, Any]]:
-    """Both loads against one server: ``{"paced": result, "flood": result}``."""
-    paced = await ctx.load(load_argv(host, port, dialect, clients=sizes.paced_clients,
-                                     rate=sizes.paced_rate, seconds=sizes.paced_seconds))
-    flood = await ctx.load(load_argv(host, port, dialect, clients=sizes.flood_clients, rate=0,
-                                     seconds=sizes.flood_seconds, check=sizes.flood_checking))
+    """Both loads against one server: ``{"paced": result, "flood": result}``.
+
+    netlab's own server is profiled under each (``--profile``): ``p99-100x10``
+    (the paced load, both latency figures) and ``saturation``.
+    """
+    profiled = host == NETLAB_HOST
+    async with ctx.profiling(SECTION, "p99-100x10", "chat") if profiled else nullcontext():
+        paced = await ctx.load(load_argv(host, port, dialect, clients=sizes.paced_clients,
+                                         rate=sizes.paced_rate, seconds=sizes.paced_seconds))
+    async with ctx.profiling(SECTION, "saturation", "chat") if profiled else nullcontext():
+        flood = await ctx.load(load_argv(host, port, dialect, clients=sizes.flood_clients,
+                                         rate=0, seconds=sizes.flood_seconds,
+                                         check=sizes.flood_checking))
     return {"paced": paced, "flood": flood}
 
 

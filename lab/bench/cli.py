@@ -3,7 +3,10 @@
 ``lab bench`` starts a netlab lab (or uses ``--project``), runs each section
 with a progress display (the baselines and loads run in containers of the lab
 network), prints the table (every figure, its baselines, the ratios, the
-goal) and writes the run as JSON (``--json``). A section that cannot measure
+goal) and writes the run as JSON (``--json``). ``--profile DIR`` records
+netlab's server under each of its loads with py-spy (:mod:`lab.bench.pyspy`)
+and, after each section, prints and writes where the server's time went
+(:mod:`lab.bench.profiles`). A section that cannot measure
 is reported as an error, the others still run; the exit status is 1 then.
 No figure is judged here: goals are printed, never asserted.
 
@@ -25,6 +28,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from lab.bench.context import BenchContext
 from lab.bench.figures import BenchRecord, Figure, markdown, table
+from lab.bench.profiles import rich_table
+from lab.bench.pyspy import INSTALL_HINT, Recorder, find_pyspy
 from lab.bench.sampler import LoadSampler, machine
 from lab.cli import LazyGroup
 from lab.errors import LabError
@@ -53,25 +58,47 @@ def section_runner(name: str) -> Section:
 @click.option("--markdown", "markdown_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write the figures as a Markdown table here.")
 @click.option("--project", default=None, help="Use this running compose project.")
+@click.option("--profile", "profile_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Record netlab's server under each load with py-spy; write "
+              "DIR/SECTION-FIGURE.txt (collapsed stacks) and DIR/SECTION-summary.md.")
+@click.option("--profile-native", is_flag=True,
+              help="With --profile: C frames too (py-spy --native; pauses the server at "
+              "every sample, so the figures suffer more).")
 def cli(sections: tuple[str, ...], quick: bool, json_file: Path | None,
-        markdown_file: Path | None, project: str | None) -> None:
+        markdown_file: Path | None, project: str | None, profile_dir: Path | None,
+        profile_native: bool) -> None:
     """Measure netlab's servers against baselines started in the same run."""
     chosen = list(SECTIONS) if not sections or "all" in sections else list(dict.fromkeys(sections))
-    record = run(sections=chosen, quick=quick, json_file=json_file, project=project)
+    profiler = None
+    if profile_dir is not None:
+        executable = find_pyspy()
+        if executable is None:
+            raise click.UsageError(f"--profile needs py-spy, which is not installed: "
+                                   f"{INSTALL_HINT}")
+        profiler = Recorder(profile_dir, executable=executable, native=profile_native)
+    elif profile_native:
+        raise click.UsageError("--profile-native goes with --profile DIR")
+    record = run(sections=chosen, quick=quick, json_file=json_file, project=project,
+                 profiler=profiler)
     if markdown_file is not None:
         markdown_file.write_text(markdown(record), encoding="utf-8")
     sys.exit(1 if record.errors else 0)
 
 
 def run(*, sections: list[str], quick: bool = False, json_file: Path | None = None,
-        project: str | None = None, console: Console | None = None) -> BenchRecord:
-    """Run ``sections`` on a lab; print the table, write the JSON; the record."""
+        project: str | None = None, console: Console | None = None,
+        profiler: Recorder | None = None) -> BenchRecord:
+    """Run ``sections`` on a lab; print the table, write the JSON; the record.
+
+    ``profiler``: record netlab's servers under load; each section's profiles
+    are printed and written when it ends.
+    """
     console = console or Console(stderr=True)
     opening = LabSession.attach(project) if project else LabSession.start()
     console.print("[bold]lab bench[/]: " + (f"using {project}" if project
                                             else "starting a lab of netlab's servers"))
     with opening as session:
-        record = trio.run(_run_sections, BenchContext(session, quick), sections, console)
+        record = trio.run(_run_sections, BenchContext(session, quick, profiler), sections, console)
     Console().print(table(record))
     if json_file is not None:
         record.save(json_file)
@@ -98,11 +125,21 @@ async def _run_sections(ctx: BenchContext, sections: list[str], console: Console
                 else:
                     figures.extend(found)
                     console.print(f"{name}: {len(found)} figures")
+                if ctx.profiler is not None:
+                    show_profiles(ctx.profiler, name, console)
                 progress.remove_task(task)
         nursery.cancel_scope.cancel()
     return BenchRecord(figures=tuple(figures), machine=machine(), host_load=tuple(sampler.samples),
                        started=started, seconds=round(trio.current_time() - clock, 1),
                        quick=ctx.quick, sections=tuple(sections), errors=errors)
+
+
+def show_profiles(profiler: Recorder, section: str, console: Console) -> None:
+    """Print the section's profiles and write them (also those of a section cut short)."""
+    for figure, profile in profiler.profiles.get(section, {}).items():
+        console.print(rich_table(f"{section}-{figure}", profile))
+    written = profiler.write(section)
+    console.print(f"{section}: profiles in {written[-1]}")
 
 
 @click.group("bench-load", cls=LazyGroup,

@@ -6,6 +6,9 @@ in a labelled container of the netlab image that answers to ``host`` on the
 lab network, and waits until ``host:port`` accepts; leaving the block removes
 it. ``await ctx.load(argv)`` runs a load program (``lab bench-load ...``) in a
 client container and returns the one JSON object it prints.
+``async with ctx.profiling(SECTION, FIGURE, SERVICE):`` records netlab's
+``SERVICE`` server with py-spy for the block when the run profiles
+(``lab bench --profile``, :mod:`lab.bench.pyspy`), and does nothing else.
 
 Resource handling: every container is labelled with the lab's project and
 removed when its block ends, also on error or cancellation
@@ -21,13 +24,16 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from lab.containers import Launch, run_program, run_to_end
 from lab.errors import BenchError
 from lab.scenarios.session import LabSession
+
+if TYPE_CHECKING:
+    from lab.bench.pyspy import Recorder
 
 READY_TIMEOUT = 30.0
 LOAD_TIMEOUT = 600.0
@@ -36,10 +42,12 @@ BASELINE_MEMORY = "1g"
 
 @dataclass
 class BenchContext:
-    """One bench run's view of the lab; ``quick`` asks the sections for small loads."""
+    """One bench run's view of the lab; ``quick`` asks the sections for small loads;
+    ``profiler`` records netlab's servers under load (``None``: no profiling)."""
 
     session: LabSession
     quick: bool = False
+    profiler: Recorder | None = None
 
     @property
     def place(self) -> Any:
@@ -52,6 +60,15 @@ class BenchContext:
     def service(self, name: str) -> Any:
         """The container of netlab's ``name`` server (docker SDK object)."""
         return self.session.stack.container(name)
+
+    @asynccontextmanager
+    async def profiling(self, section: str, figure: str, service: str) -> AsyncIterator[None]:
+        """Record netlab's ``service`` server for the block, as ``section``-``figure``."""
+        if self.profiler is None:
+            yield
+            return
+        async with self.profiler.record(self.service(service), section, figure):
+            yield
 
     @asynccontextmanager
     async def baseline(self, name: str, argv: Sequence[str], *, port: int,

@@ -82,9 +82,15 @@ def load_argv(host: str, port: int, mode: str, sizes: Sizes, *, client: str = "l
             "--client", client, "--runs", str(sizes.runs), "--warmup", str(sizes.warmup),
             "--stream-bytes", str(stream), "--stream-runs", str(sizes.stream_runs if stream else 0),
             "--deadline", str(sizes.deadline)]
+    if not latency:
+        argv.append("--no-latency")
     for connection in latency:
         argv += ["--connection", connection]
     return argv
+
+
+def size_label(size: int) -> str:
+    return f"{size // MiB}MiB" if size % MiB == 0 else f"{size}B"
 
 
 def _series(result: dict[str, Any], command: str, connection: str) -> dict[str, Any]:
@@ -155,7 +161,7 @@ def stream_figure(mode: str, netlab: dict[str, Any], stdlib: dict[str, Any],
                   how: str) -> Figure:
     ours, theirs = netlab["stream"], stdlib["stream"]
     size = ours["bytes"]
-    label = f"{size // MiB}MiB" if size % MiB == 0 else f"{size}B"
+    label = size_label(size)
     note = (f"head -c {size} /dev/zero, best of {ours['runs']} (medians "
             f"{ours['median_mb_per_s']:.0f} vs {theirs['median_mb_per_s']:.0f} MB/s), {how}; "
             f"MB = 10^6 bytes; {SANDBOX_NOTE}")
@@ -174,14 +180,33 @@ def blocking_notes(netlab: dict[str, Any], stdlib: dict[str, Any]) -> dict[tuple
     return notes
 
 
+def joined(latency: dict[str, Any], stream: dict[str, Any]) -> dict[str, Any]:
+    """A latency-only and a streaming-only load's results as one load's."""
+    return {**latency, "stream": stream["stream"],
+            "complete": bool(latency.get("complete") and stream.get("complete"))}
+
+
 async def measure(ctx: BenchContext, sizes: Sizes) -> dict[str, dict[str, Any]]:
-    """Every load against netlab's exec and the baselines, each started for the section."""
+    """Every load against netlab's exec and the baselines, each started for the section.
+
+    Latency and streaming run as loads of their own, so that a profile of
+    netlab's server (``--profile``) is of one kind of work:
+    ``framed-latency``, ``framed-stream-SIZE``, ``classic-latency``,
+    ``classic-stream-SIZE``.
+    """
     env = {"NETLAB_EXEC_TOKEN": ctx.token}
     stdlib_argv = ["python", "-m", "lab.bench.baselines.threaded_exec", "--port", str(PORT)]
     unsandboxed_argv = ["netlab", "exec", "serve", "--host", "0.0.0.0", "--port", str(PORT),
                         "--sandbox-uids", "off"]
     timeout = sizes.deadline + 60
     results: dict[str, dict[str, Any]] = {}
+
+    async def load(argv: list[str], profile: str | None, **extra: Any) -> dict[str, Any]:
+        if profile is None:
+            return await ctx.load(argv, timeout=timeout, **extra)
+        async with ctx.profiling(SECTION, profile, "exec"):
+            return await ctx.load(argv, timeout=timeout, **extra)
+
     async with ctx.baseline(FRAMED_BASELINE, [*stdlib_argv, "--mode", "framed"], port=PORT,
                             env=env) as framed_host, \
             ctx.baseline(CLASSIC_BASELINE, [*stdlib_argv, "--mode", "classic"],
@@ -189,20 +214,30 @@ async def measure(ctx: BenchContext, sizes: Sizes) -> dict[str, dict[str, Any]]:
             ctx.baseline(UNSANDBOXED_HOST, unsandboxed_argv, port=PORT, env=env) as bare_host:
         for key, host, port in (("netlab", NETLAB_HOST, NETLAB_PORT),
                                 ("stdlib", framed_host, PORT)):
-            results[f"{key}-library"] = await ctx.load(
-                load_argv(host, port, "framed", sizes), env=env, timeout=timeout)
-            results[f"{key}-blocking"] = await ctx.load(
-                load_argv(host, port, "framed", sizes, client="blocking", latency=("same",),
-                          stream=sizes.framed_stream), env=env, timeout=timeout)
+            ours = key == "netlab"
+            results[f"{key}-library"] = await load(
+                load_argv(host, port, "framed", sizes), "framed-latency" if ours else None,
+                env=env)
+            latency = await load(load_argv(host, port, "framed", sizes, client="blocking",
+                                           latency=("same",)), None, env=env)
+            stream = await load(
+                load_argv(host, port, "framed", sizes, client="blocking", latency=(),
+                          stream=sizes.framed_stream),
+                f"framed-stream-{size_label(sizes.framed_stream)}" if ours else None, env=env)
+            results[f"{key}-blocking"] = joined(latency, stream)
         for key, host, port in (("netlab", NETLAB_HOST, NETLAB_PORT),
                                 ("stdlib", classic_host, PORT)):
-            results[f"{key}-classic"] = await ctx.load(
-                load_argv(host, port, "classic", sizes, stream=sizes.classic_stream),
-                timeout=timeout)
-        results["unsandboxed-library"] = await ctx.load(
-            load_argv(bare_host, PORT, "framed", sizes), env=env, timeout=timeout)
-        results["unsandboxed-classic"] = await ctx.load(
-            load_argv(bare_host, PORT, "classic", sizes), timeout=timeout)
+            ours = key == "netlab"
+            latency = await load(load_argv(host, port, "classic", sizes),
+                                 "classic-latency" if ours else None)
+            stream = await load(
+                load_argv(host, port, "classic", sizes, latency=(), stream=sizes.classic_stream),
+                f"classic-stream-{size_label(sizes.classic_stream)}" if ours else None)
+            results[f"{key}-classic"] = joined(latency, stream)
+        results["unsandboxed-library"] = await load(
+            load_argv(bare_host, PORT, "framed", sizes), None, env=env)
+        results["unsandboxed-classic"] = await load(
+            load_argv(bare_host, PORT, "classic", sizes), None)
     for what, result in results.items():
         _complete(result, what)
     return results

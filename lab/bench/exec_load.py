@@ -9,9 +9,9 @@ For each command (``true``, ``echo x``) and each way of connecting (``same``:
 every run on one connection; ``new``: a connection per run, its set-up
 timed too) it times ``--runs`` round trips, from the command's first byte
 sent to its end received (EXIT, or the whole classic result), after
-``--warmup`` untimed ones; then it times ``--stream-runs`` runs of
-``head -c BYTES /dev/zero`` and reports the best and median speed. Every
-output is checked (status 0, the expected bytes, the whole stream).
+``--warmup`` untimed ones (none with ``--no-latency``); then it times
+``--stream-runs`` runs of ``head -c BYTES /dev/zero`` and reports the best
+and median speed. Every output is checked (status 0, the expected bytes, the whole stream).
 
 It prints ONE JSON object on stdout::
 
@@ -243,6 +243,8 @@ def measure(client: SyncClient | LibraryClient, plan: Plan) -> dict[str, Any]:
 @click.option("--connection", "connections", multiple=True, type=click.Choice(CONNECTIONS),
               default=CONNECTIONS, show_default=True,
               help="same: one connection for all runs; new: a connection per run.")
+@click.option("--no-latency", is_flag=True,
+              help="Time no round trip (only the streaming runs).")
 @click.option("--runs", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True)
 @click.option("--stream-bytes", type=click.IntRange(min=0), default=100 * MiB, show_default=True,
@@ -251,9 +253,11 @@ def measure(client: SyncClient | LibraryClient, plan: Plan) -> dict[str, Any]:
 @click.option("--deadline", type=float, default=300.0, show_default=True,
               help="Seconds the whole program may take.")
 def cli(host: str, port: int, mode: str, client_kind: str, token: str,
-        commands: tuple[str, ...], connections: tuple[str, ...], runs: int, warmup: int,
-        stream_bytes: int, stream_runs: int, deadline: float) -> None:
+        commands: tuple[str, ...], connections: tuple[str, ...], no_latency: bool, runs: int,
+        warmup: int, stream_bytes: int, stream_runs: int, deadline: float) -> None:
     """Time exec round trips and streaming against one server; print one JSON object."""
+    if no_latency:
+        connections = ()
     plan = Plan(commands, connections, runs, warmup, stream_bytes, stream_runs, deadline)
     client: SyncClient | LibraryClient
     if mode == "classic":

@@ -149,10 +149,20 @@ async def measure_round(ctx: BenchContext, sizes: Sizes, best: Best, iperf_host:
                                        extra=["--chunk", str(256 * 1024)]), True),
     ]
     for key, argv, on_netlab in loads:
-        if on_netlab:
-            await clear_netlab(ctx)
-        best.add(key, await ctx.load(argv, timeout=bound))
+        if not on_netlab:
+            best.add(key, await ctx.load(argv, timeout=bound))
+            continue
+        await clear_netlab(ctx)
+        async with ctx.profiling(SECTION, figure_name(key, sizes), "upload"):
+            best.add(key, await ctx.load(argv, timeout=bound))
     await clear_netlab(ctx)
+
+
+def figure_name(key: str, sizes: Sizes) -> str:
+    """The figure a load of netlab's server gives (``netlab-one`` -> ``netlab-1GiB``)."""
+    names = {"netlab-one": f"netlab-{size_label(sizes.one)}",
+             "netlab-many": f"netlab-{sizes.files}x{size_label(sizes.each)}"}
+    return names.get(key, key)
 
 
 def figures(sizes: Sizes, best: Best) -> list[Figure]:
@@ -160,16 +170,17 @@ def figures(sizes: Sizes, best: Best) -> list[Figure]:
     r = best.rates
     rounds = f"best of {sizes.rounds}" if sizes.rounds > 1 else "one run"
     one, each, classic = size_label(sizes.one), size_label(sizes.each), size_label(sizes.classic)
+    one_name, many_name = figure_name("netlab-one", sizes), figure_name("netlab-many", sizes)
     iperf = f"iperf3: one stream for {sizes.iperf_seconds} s"
     verified = ("netlab mode through netlab's client library, SHA-256 hashed while sent and "
                 "checked by the server, fsynced, renamed, STORED")
     blocking = "blocking-256KiB: the tutorial's server reading 256 KiB per recv, no hash, no fsync"
     return [
-        Figure(SECTION, f"netlab-{one}", r["netlab-one"], "MB/s", True,
+        Figure(SECTION, one_name, r["netlab-one"], "MB/s", True,
                {IPERF3: r["iperf3"], BLOCKING: r["blocking-one"]},
                ">= 0.5x iperf3; >= 0.7x blocking-256KiB",
                f"one {one} file, {verified}; {blocking}, same file; {iperf}; {rounds}"),
-        Figure(SECTION, f"netlab-{sizes.files}x{each}", r["netlab-many"], "MB/s", True,
+        Figure(SECTION, many_name, r["netlab-many"], "MB/s", True,
                {IPERF3: r["iperf3"], BLOCKING: r["blocking-many"]},
                ">= 0.5x iperf3; >= 0.7x blocking-256KiB",
                f"{sizes.files} files of {each} at once, a connection each, {verified}; "

@@ -12,6 +12,7 @@ from lab.bench.exec import (
     QUICK,
     blocking_notes,
     docker_exec_times,
+    joined,
     latency_figures,
     load_argv,
     stream_figure,
@@ -74,6 +75,27 @@ def test_load_commands_parse_as_the_load_program_expects() -> None:
     assert context.params["connections"] == ("same",)
     assert context.params["stream_bytes"] == 100 << 20
     assert context.params["runs"] == QUICK.runs
+
+
+def test_a_streaming_load_times_no_round_trip() -> None:
+    argv = load_argv("exec", 8000, "classic", FULL, latency=(), stream=FULL.classic_stream)
+    context = cli.make_context("exec", argv[3:])
+    assert context.params["no_latency"] is True
+    assert context.params["stream_runs"] == FULL.stream_runs
+    latency_only = cli.make_context("exec", load_argv("exec", 8000, "classic", FULL)[3:])
+    assert latency_only.params["no_latency"] is False
+    assert latency_only.params["stream_runs"] == 0
+
+
+def test_a_latency_and_a_streaming_load_join_as_one() -> None:
+    latency = load(2.0, client="tutorial")
+    stream = {**load(1.0, stream=300.0), "latency": []}
+    both = joined(latency, stream)
+    assert both["latency"] == latency["latency"] and both["stream"]["mb_per_s"] == 300.0
+    assert both["complete"] is True
+    assert joined(latency, {**stream, "complete": False})["complete"] is False
+    figure = stream_figure("classic", both, both, "tutorial")
+    assert figure.value == 300.0
 
 
 @dataclass

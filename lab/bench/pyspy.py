@@ -1,0 +1,186 @@
+"""Recording a netlab server in its container with py-spy while a bench load runs.
+
+``Recorder(directory)`` is what ``lab bench --profile DIR`` hands the
+sections (through :class:`lab.bench.context.BenchContext`)::
+
+    async with recorder.record(container, "upload", "netlab-1GiB"):
+        await ctx.load(argv)
+
+finds the server's process on this machine (the container's init's host pid,
+``State.Pid``, then the descendant whose command line holds `` serve``),
+runs ``py-spy record --pid PID --rate RATE --format raw --nonblocking``
+(``--native`` instead of ``--nonblocking`` when asked: C frames too, at the
+price of pausing the server at every sample) for the block, and stops it
+with SIGINT (py-spy then writes what it sampled). Recordings of the same
+figure (the rounds of a section) are merged; :meth:`Recorder.write` writes
+``DIR/SECTION-FIGURE.txt`` (collapsed stacks, py-spy's raw format) and
+``DIR/SECTION-summary.md`` (:func:`lab.bench.profiles.summary_markdown`).
+
+It needs py-spy (the ``profile`` extra), the Docker engine on this machine
+(the container's processes in this /proc) and the right to trace them
+(root, or ``CAP_SYS_PTRACE``). :func:`find_pyspy` says whether py-spy is
+there; the rest fails as a :class:`lab.errors.BenchError` with py-spy's
+message.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from lab.bench.profiles import Profile, collapsed, summary_markdown
+from lab.errors import BenchError
+
+RATE = 200
+MAX_SECONDS = 900  # py-spy's own --duration: a recording nobody stops still ends
+STOP_TIMEOUT = 20.0
+START_CHECK = 0.3  # seconds: a py-spy that cannot attach has exited by then
+SERVER_MARKER = " serve"
+INSTALL_HINT = "pip install 'netlab[profile]' (py-spy)"
+
+
+def find_pyspy() -> str | None:
+    """py-spy's path: on PATH, else beside this Python (a virtual environment not activated)."""
+    found = shutil.which("py-spy")
+    if found is not None:
+        return found
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if os.access(beside, os.X_OK) else None
+
+
+def _children(pid: int, proc: Path) -> list[int]:
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        # "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses.
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 1 and fields[1] == str(pid):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def _cmdline(pid: int, proc: Path) -> str:
+    try:
+        raw = (proc / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def server_pid(init_pid: int, *, marker: str = SERVER_MARKER, proc: Path = Path("/proc")) -> int:
+    """The pid of ``init_pid`` or its first descendant (breadth first) whose command line
+    holds ``marker``; :class:`BenchError` if none is visible in ``proc``."""
+    if not (proc / str(init_pid)).is_dir():
+        raise BenchError(f"process {init_pid} is not in {proc}: --profile needs the Docker "
+                         "engine on this machine")
+    queue = [init_pid]
+    while queue:
+        pid = queue.pop(0)
+        if marker in _cmdline(pid, proc):
+            return pid
+        queue += _children(pid, proc)
+    raise BenchError(f"no process with {marker.strip()!r} in its command line under "
+                     f"pid {init_pid}")
+
+
+def container_server_pid(container: Any) -> int:
+    """The host pid of the netlab server in ``container`` (docker SDK object)."""
+    container.reload()
+    init_pid = int(container.attrs["State"]["Pid"])
+    if init_pid <= 0:
+        raise BenchError(f"{container.name} is not running")
+    return server_pid(init_pid)
+
+
+class Recorder:
+    """py-spy recordings of netlab's servers, by section and figure, written to ``directory``."""
+
+    def __init__(self, directory: Path, *, executable: str, rate: int = RATE,
+                 native: bool = False) -> None:
+        self.directory = directory
+        self.executable = executable
+        self.rate = rate
+        self.native = native
+        self.profiles: dict[str, dict[str, Profile]] = {}  # section -> figure -> merged
+
+    def argv(self, pid: int, output: Path) -> list[str]:
+        return [self.executable, "record", "--pid", str(pid), "--rate", str(self.rate),
+                "--format", "raw", "--output", str(output), "--duration", str(MAX_SECONDS),
+                "--native" if self.native else "--nonblocking"]
+
+    @asynccontextmanager
+    async def record(self, container: Any, section: str, figure: str) -> AsyncIterator[None]:
+        """Record the server in ``container`` for the block; merged under ``section``/``figure``."""
+        pid = await trio.to_thread.run_sync(container_server_pid, container)
+        with tempfile.TemporaryDirectory(prefix="netlab-profile-") as scratch:
+            output, log = Path(scratch) / "stacks.txt", Path(scratch) / "py-spy.log"
+            with log.open("wb") as log_file:
+                process = await trio.lowlevel.open_process(
+                    self.argv(pid, output), stdin=subprocess.DEVNULL,
+                    stdout=log_file, stderr=subprocess.STDOUT)
+            began = trio.current_time()
+            try:
+                await trio.sleep(START_CHECK)
+                if process.poll() is not None:
+                    raise BenchError(f"py-spy could not record pid {pid} ({container.name}): "
+                                     f"{_tail(log)}")
+                yield
+            finally:
+                seconds = trio.current_time() - began
+                with trio.CancelScope(shield=True):
+                    await _stop(process)
+            if process.returncode != 0 or not output.exists():
+                raise BenchError(f"py-spy recording {container.name} exited "
+                                 f"{process.returncode}: {_tail(log)}")
+            profile = Profile.parse(output.read_text(encoding="utf-8", errors="replace"),
+                                    seconds=seconds, rate=self.rate)
+        figures = self.profiles.setdefault(section, {})
+        figures.setdefault(figure, Profile(rate=self.rate)).add(profile)
+
+    def write(self, section: str) -> list[Path]:
+        """``SECTION-FIGURE.txt`` for each profile of ``section``, then ``SECTION-summary.md``."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        profiles = self.profiles.get(section, {})
+        for figure, profile in profiles.items():
+            path = self.directory / f"{section}-{figure}.txt"
+            path.write_text(collapsed(profile.stacks), encoding="utf-8")
+            written.append(path)
+        summary = self.directory / f"{section}-summary.md"
+        summary.write_text(summary_markdown(section, profiles), encoding="utf-8")
+        return [*written, summary]
+
+
+async def _stop(process: trio.Process) -> None:
+    """SIGINT (py-spy writes its file and exits), then SIGKILL if it lingers."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    with trio.move_on_after(STOP_TIMEOUT):
+        await process.wait()
+        return
+    process.kill()
+    await process.wait()
+
+
+def _tail(log: Path) -> str:
+    """py-spy's message, without the Rust backtrace that may follow it."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no output)"
+    return text.partition("Stack backtrace:")[0].strip()[-600:] or "(no output)"
