@@ -22,6 +22,11 @@
     The fault proxy refused a request: ``InvalidToxic`` (bad description),
     ``UnknownName`` (no such proxy, toxic or connection), ``NameTaken``,
     ``InvalidAddress`` (a ``HOST:PORT`` that does not parse).
+``ExerciseError``
+    ``lab check`` could not grade: ``UnknownExercise`` (no exercise or check
+    by that name), ``ProgramFailed`` (the learner's program did not start,
+    or did not listen: the message is the evidence, a failed check's
+    detail), ``GradingError`` (the grading container or driver failed).
 """
 
 from __future__ import annotations
@@ -69,3 +74,19 @@ class InvalidAddress(ProxyError, ValueError):
 
 class BenchError(LabError):
     """A bench could not measure: a baseline never accepted, a load program failed."""
+
+
+class ExerciseError(LabError):
+    """``lab check`` could not grade a program; subclasses say why."""
+
+
+class UnknownExercise(ExerciseError, LookupError):
+    """No exercise (or no check of it) by that name or number."""
+
+
+class ProgramFailed(ExerciseError):
+    """The learner's program did not start or did not listen; the message is the evidence."""
+
+
+class GradingError(ExerciseError):
+    """The grading container or its driver failed (not the learner's program)."""
