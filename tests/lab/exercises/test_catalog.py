@@ -99,3 +99,15 @@ def test_find_takes_an_id_a_number_or_a_folder_name(name: str | int) -> None:
 def test_find_names_the_exercises_when_it_knows_none_by_that_name() -> None:
     with pytest.raises(UnknownExercise, match="first-connection"):
         find("no-such-exercise")
+
+
+def test_the_readme_lists_every_module_of_the_grader() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- layout-lab-exercises:begin -->(.*?)<!-- layout-lab-exercises:end -->",
+                      text, re.DOTALL)
+    assert match is not None
+    listed = re.findall(r"^\| `exercises/([\w.]+)` \|", match.group(1), re.MULTILINE)
+    assert len(listed) == len(set(listed))
+    present = {path.name for path in (ROOT / "lab" / "exercises").glob("*.py")} - {"__init__.py"}
+    exercise_modules = {name for name in present if re.fullmatch(r"ex\d\d_\w+\.py", name)}
+    assert set(listed) == (present - exercise_modules) | {"exNN_ID.py"}
