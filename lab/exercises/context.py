@@ -49,7 +49,7 @@ from typing import Any
 import trio
 
 from lab.errors import ProgramFailed, UnknownExercise
-from lab.exercises.program import LearnerProgram, start_program
+from lab.exercises.program import LearnerProgram, helper_nursery, start_program
 from lab.proxy.proxy import Proxy
 from lab.proxy.toxics import Toxic
 
@@ -197,7 +197,7 @@ class CheckContext:
         ``exercises/`` (a path ending in ``.py``, relative to that folder).
         """
         listen = 0 if port is None else port
-        async with trio.open_nursery() as nursery:
+        async with helper_nursery() as nursery:
             if callable(kind):
                 bound = await self._serve_handler(nursery, kind, listen)
                 yield bound
@@ -209,7 +209,6 @@ class CheckContext:
                 server = _netlab_server(kind, self.host, listen, self.scratch, options)
                 bound = await nursery.start(server.run)
                 yield bound
-            nursery.cancel_scope.cancel()
 
     async def _serve_handler(self, nursery: trio.Nursery, handler: Handler, port: int) -> int:
         async def serve_one(stream: trio.SocketStream) -> None:
@@ -250,10 +249,9 @@ class CheckContext:
             listen=(self.host, listen_port or 0), seed=self.random.getrandbits(32))
         for toxic in toxics:
             relay.add_toxic(toxic)
-        async with trio.open_nursery() as nursery:
+        async with helper_nursery() as nursery:
             bound: int = await nursery.start(relay.run)
             yield bound
-            nursery.cancel_scope.cancel()
 
     # A reference client's socket calls ---------------------------------------
 

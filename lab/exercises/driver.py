@@ -35,6 +35,7 @@ from lab.errors import ProgramFailed
 from lab.exercises.context import CheckContext, free_port
 from lab.exercises.model import Check, CheckResult, Exercise, Outcome, Role
 from lab.exercises.program import unprivileged_needed
+from services.runtime.errors import leaves
 
 DETAIL_LIMIT = 400
 NOT_STARTED = "the program did not start or did not listen (run it by hand and read its error)"
@@ -64,18 +65,30 @@ async def run_check(
     """One check: (passed, detail, hint); never raises for what the program or check did."""
     ctx = CheckContext(exercise=exercise.id, check=check.name, program_path=program,
                        seed=seed, port=port, scratch=scratch, unprivileged=unprivileged)
+    outcome: object = None
     try:
-        with trio.fail_after(check.timeout):
+        with trio.move_on_after(check.timeout) as scope:
             outcome = await check.run(ctx)
-    except trio.TooSlowError:
+    except Exception as error:  # a check that crashes fails, naming why (never a pass)
+        return _failure(check, error)
+    if scope.cancelled_caught:
         return False, f"no answer within {check.timeout:g}s", check.hint
-    except ProgramFailed as error:
-        return False, str(error), f"{NOT_STARTED}; {check.hint}"
-    except Exception as error:  # a check that crashes fails, naming why
-        return False, f"the check stopped on {type(error).__name__}: {error}", check.hint
     if not isinstance(outcome, Outcome):
         return False, f"the check returned {outcome!r}, not an Outcome", check.hint
     return outcome.passed, outcome.detail, "" if outcome.passed else check.hint
+
+
+def _failure(check: Check, error: Exception) -> tuple[bool, str, str]:
+    """A check that raised: the program's fault (did not start, did not answer) or the check's."""
+    found = list(leaves(error)) if isinstance(error, BaseExceptionGroup) else [error]
+    for leaf in found:
+        if isinstance(leaf, ProgramFailed):
+            return False, str(leaf), f"{NOT_STARTED}; {check.hint}"
+    for leaf in found:
+        if isinstance(leaf, trio.TooSlowError):
+            return False, "the program did not answer in time", check.hint
+    first = found[0]
+    return False, f"the check stopped on {type(first).__name__}: {first}", check.hint
 
 
 def _scratch(check: str) -> Path:

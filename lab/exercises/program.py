@@ -222,7 +222,7 @@ async def start_program(
     )
     program = LearnerProgram(process, workdir, argv)
     try:
-        async with trio.open_nursery() as nursery:
+        async with helper_nursery() as nursery:
             nursery.start_soon(program._pump, process.stdout, program._stdout)
             nursery.start_soon(program._pump, process.stderr, program._stderr)
             try:
@@ -231,10 +231,33 @@ async def start_program(
                 program.kill()
                 with trio.CancelScope(shield=True), trio.move_on_after(REAP_TIMEOUT):
                     await process.wait()
-                nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
             for stream in (process.stdin, process.stdout, process.stderr):
                 if stream is not None:
                     with suppress(OSError, trio.ClosedResourceError, trio.BrokenResourceError):
                         await stream.aclose()
+
+
+@asynccontextmanager
+async def helper_nursery() -> AsyncIterator[trio.Nursery]:
+    """A nursery for a block's helper tasks, cancelled when the block ends.
+
+    The block's own exception comes out as itself, not wrapped in the
+    nursery's ``ExceptionGroup`` (so a check can catch ``ProgramFailed``,
+    and the driver sees ``TooSlowError``).
+    """
+    body_error: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                yield nursery
+            except BaseException as error:
+                body_error = error
+                raise
+            finally:
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        if body_error is not None and list(group.exceptions) == [body_error]:
+            raise body_error from None
+        raise
