@@ -14,6 +14,7 @@ from lab.exercises.model import Exercise
 
 MODULES = (
     "ex01_first_connection",
+    "ex08_disconnects",
 )
 
 
