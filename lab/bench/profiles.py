@@ -6,22 +6,29 @@ first, frames joined by ``;``, then the number of samples that saw it::
     <module> (netlab:8);main (services/runtime/main.py:183);recv (socket.py:12) 41
 
 :class:`Profile` holds those counts (merged across recordings) with the
-seconds recorded and the sampling rate, and answers two questions:
+seconds recorded and the sampling rate. A sample whose leaf is a wait
+(:data:`WAITING`: Trio's event loop in ``epoll_wait``, an idle worker thread)
+is *waiting*; the others are *working*. py-spy cannot tell them apart itself
+for a process in a container (it looks its threads up by the ids the
+container gives them, which the host does not know, and counts every sample
+as active), so the wait is recognized by its frame. Of the working samples:
 
 * :meth:`Profile.self_time`: which lines were running (the leaf frame, line
   number kept: ``hash.update`` and ``os.write`` in one function are told
-  apart), as a share of every sample;
+  apart);
 * :meth:`Profile.inclusive`: which functions were on the stack (line numbers
   dropped, each function counted once a sample even when recursive). A
-  function that only passes through (no samples of its own and a single
-  callee, such as click's ``invoke`` chain) is left out: its share is its
-  callee's.
+  function that only passes through (one callee under its deepest call in
+  99 % of its samples, such as click's ``invoke`` chain or ``trio.run``) is
+  left out: its share is its callee's.
 
-Shares are of the samples taken, i.e. of the time the server's threads were
-busy (py-spy skips threads waiting in the kernel unless ``--idle``);
-:attr:`Profile.busy_threads` is samples / (rate x seconds), the average
-number of its threads running. Pure: no I/O; :func:`summary_markdown` and
-:func:`rich_table` only format.
+Shares are of the working samples. :attr:`Profile.busy_threads` is working
+samples / (rate x seconds): how many of the server's threads were running
+(or ready to run: a thread waiting for a CPU counts) on average. The
+kernel's own account, when the recorder read it (``/proc/PID/task/*/schedstat``),
+tells the two apart: ``cpu_seconds`` on a CPU, ``runqueue_seconds`` ready
+but waiting for one (a loaded machine, or the container's CPU quota).
+Pure: no I/O; :func:`summary_markdown` and :func:`rich_table` only format.
 """
 
 from __future__ import annotations
@@ -30,13 +37,20 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import pairwise
 
 from rich.table import Table
 
 TOP = 12
+PASS_THROUGH = 0.99  # a function whose one callee runs in this share of its samples is left out
 FRAME = re.compile(r"^(?P<name>.*?) \((?P<where>.*?)(?::(?P<line>\d+))?\)$")
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]+$")
+NO_FRAME = "(no Python frame)"
+# Leaf functions that are a thread waiting, not working.
+WAITING = frozenset({
+    "get_events (trio/_core/_io_epoll.py)",  # Trio's event loop in epoll_wait
+    "_work (trio/_core/_thread_cache.py)",  # a Trio worker thread with no job
+    "wait (threading.py)",
+})
 
 Stack = tuple[str, ...]
 
@@ -44,17 +58,19 @@ Stack = tuple[str, ...]
 def parse_collapsed(text: str) -> Counter[Stack]:
     """``frame;frame;... COUNT`` lines as stack -> samples (blank lines skipped).
 
-    Raises ``ValueError`` naming the line for a line without a count.
+    A sample py-spy took with no Python frame (a line `` COUNT``) is the
+    stack ``(NO_FRAME,)``. Raises ``ValueError`` naming the line for a line
+    without a count.
     """
     stacks: Counter[Stack] = Counter()
     for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
+        line = line.rstrip()
         if not line:
             continue
-        frames, _, count = line.rpartition(" ")
-        if not frames or not count.isdigit():
+        frames, space, count = line.rpartition(" ")
+        if not space or not count.isdigit():
             raise ValueError(f"line {number} is not 'frame;frame;... COUNT': {line[:120]!r}")
-        stacks[tuple(frames.split(";"))] += int(count)
+        stacks[tuple(frames.split(";")) if frames else (NO_FRAME,)] += int(count)
     return stacks
 
 
@@ -94,10 +110,13 @@ class Profile:
     seconds: float = 0.0
     rate: int = 100
     recordings: int = 0
+    cpu_seconds: float = 0.0  # the kernel's: the server's threads on a CPU
+    runqueue_seconds: float = 0.0  # the kernel's: ready to run, waiting for a CPU
 
     @classmethod
-    def parse(cls, text: str, *, seconds: float, rate: int) -> Profile:
-        return cls(parse_collapsed(text), seconds, rate, 1)
+    def parse(cls, text: str, *, seconds: float, rate: int, cpu_seconds: float = 0.0,
+              runqueue_seconds: float = 0.0) -> Profile:
+        return cls(parse_collapsed(text), seconds, rate, 1, cpu_seconds, runqueue_seconds)
 
     def add(self, other: Profile) -> None:
         """Merge another recording (same rate) into this one."""
@@ -105,46 +124,65 @@ class Profile:
         self.seconds += other.seconds
         self.rate = other.rate
         self.recordings += other.recordings
+        self.cpu_seconds += other.cpu_seconds
+        self.runqueue_seconds += other.runqueue_seconds
 
     @property
     def samples(self) -> int:
+        """Every sample, waiting or working."""
         return sum(self.stacks.values())
 
     @property
-    def busy_threads(self) -> float:
-        """Samples / (rate x seconds): how many threads ran, on average (0 if nothing recorded)."""
-        possible = self.rate * self.seconds
-        return self.samples / possible if possible > 0 else 0.0
+    def working(self) -> Counter[Stack]:
+        """The stacks whose leaf is not a wait."""
+        return Counter({stack: count for stack, count in self.stacks.items()
+                        if stack and function_of(stack[-1]) not in WAITING})
 
-    def _rows(self, counts: Counter[str], top: int) -> list[Row]:
+    @property
+    def waiting_share(self) -> float:
+        """The share of every sample that was a wait (0 if nothing was sampled)."""
         total = self.samples
+        return 1 - sum(self.working.values()) / total if total else 0.0
+
+    @property
+    def busy_threads(self) -> float:
+        """Working samples / (rate x seconds): threads running on average (0 if none)."""
+        possible = self.rate * self.seconds
+        return sum(self.working.values()) / possible if possible > 0 else 0.0
+
+    @staticmethod
+    def _rows(counts: Counter[str], total: int, top: int) -> list[Row]:
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
         return [Row(frame, count, count / total) for frame, count in ranked]
 
     def self_time(self, top: int = TOP) -> list[Row]:
-        """The leaf frames (line numbers kept) that took the most samples."""
+        """The leaf frames (line numbers kept) that took the most working samples."""
         counts: Counter[str] = Counter()
-        for stack, count in self.stacks.items():
-            if stack:
-                counts[stack[-1]] += count
-        return self._rows(counts, top)
+        for stack, count in self.working.items():
+            counts[stack[-1]] += count
+        return self._rows(counts, counts.total(), top)
 
     def inclusive(self, top: int = TOP) -> list[Row]:
         """The functions on the stack in the most samples, pass-through wrappers left out."""
         counts: Counter[str] = Counter()
-        own: Counter[str] = Counter()
-        callees: dict[str, set[str]] = {}
-        for stack, count in self.stacks.items():
+        below: dict[str, Counter[str | None]] = {}  # what runs under a function's deepest call
+        working = self.working
+        for stack, count in working.items():
             functions = [function_of(frame) for frame in stack]
-            for function in set(functions):
+            deepest = {function: index for index, function in enumerate(functions)}
+            for function, index in deepest.items():
                 counts[function] += count
-            if functions:
-                own[functions[-1]] += count
-            for caller, callee in pairwise(functions):
-                callees.setdefault(caller, set()).add(callee)
+                callee = functions[index + 1] if index + 1 < len(functions) else None
+                below.setdefault(function, Counter())[callee] += count
         kept = Counter({function: count for function, count in counts.items()
-                        if own[function] or len(callees.get(function, ())) != 1})
-        return self._rows(kept, top)
+                        if not _passes_through(below[function], count)})
+        return self._rows(kept, working.total(), top)
+
+
+def _passes_through(below: Counter[str | None], samples: int) -> bool:
+    """One callee (not the function itself: ``None``) under it in >= PASS_THROUGH of its samples."""
+    callee, most = below.most_common(1)[0]
+    return callee is not None and most >= PASS_THROUGH * samples
 
 
 def _percent(share: float) -> str:
@@ -153,14 +191,18 @@ def _percent(share: float) -> str:
 
 def _heading(name: str, profile: Profile) -> str:
     return (f"{name}: {profile.samples} samples in {profile.seconds:.1f} s at {profile.rate} Hz "
-            f"({profile.recordings} recording{'s' if profile.recordings != 1 else ''}); "
-            f"{profile.busy_threads:.2f} threads busy on average")
+            f"({profile.recordings} recording{'s' if profile.recordings != 1 else ''}), "
+            f"{_percent(profile.waiting_share)} waiting; "
+            f"{profile.busy_threads:.2f} threads working on average; kernel: "
+            f"{profile.cpu_seconds:.2f} s on a CPU, {profile.runqueue_seconds:.2f} s waiting "
+            "for one")
 
 
 def summary_markdown(section: str, profiles: Mapping[str, Profile], top: int = TOP) -> str:
     """Every profile of ``section``: its self-time and inclusive tables, in Markdown."""
     lines = [f"# lab bench {section}: profiles of netlab's server under each load", "",
-             "Shares are of the samples (the server's threads while running, not waiting).", ""]
+             "Shares are of the working samples: the server's threads running, not waiting in "
+             "epoll or for a job.", ""]
     if not profiles:
         lines.append("No load of this section was profiled.")
     for name, profile in profiles.items():

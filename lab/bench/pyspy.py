@@ -7,7 +7,7 @@ sections (through :class:`lab.bench.context.BenchContext`)::
         await ctx.load(argv)
 
 finds the server's process on this machine (the container's init's host pid,
-``State.Pid``, then the descendant whose command line holds `` serve``),
+``State.Pid``, then the Python descendant whose command line holds `` serve``),
 runs ``py-spy record --pid PID --rate RATE --format raw --nonblocking``
 (``--native`` instead of ``--nonblocking`` when asked: C frames too, at the
 price of pausing the server at every sample) for the block, and stops it
@@ -15,6 +15,8 @@ with SIGINT (py-spy then writes what it sampled). Recordings of the same
 figure (the rounds of a section) are merged; :meth:`Recorder.write` writes
 ``DIR/SECTION-FIGURE.txt`` (collapsed stacks, py-spy's raw format) and
 ``DIR/SECTION-summary.md`` (:func:`lab.bench.profiles.summary_markdown`).
+Around each recording it reads the kernel's account of the server's threads
+(:func:`cpu_times`: time on a CPU, time ready but waiting for one).
 
 It needs py-spy (the ``profile`` extra), the Docker engine on this machine
 (the container's processes in this /proc) and the right to trace them
@@ -82,20 +84,42 @@ def _cmdline(pid: int, proc: Path) -> str:
     return raw.replace(b"\0", b" ").decode(errors="replace").strip()
 
 
+def is_python_server(cmdline: str, marker: str = SERVER_MARKER) -> bool:
+    """A Python program (``python3 .../netlab chat serve``) whose command line holds ``marker``
+    (the container's init, ``docker-init -- netlab chat serve``, holds it too)."""
+    program = cmdline.split(" ", 1)[0]
+    return Path(program).name.startswith("python") and marker in cmdline
+
+
 def server_pid(init_pid: int, *, marker: str = SERVER_MARKER, proc: Path = Path("/proc")) -> int:
-    """The pid of ``init_pid`` or its first descendant (breadth first) whose command line
-    holds ``marker``; :class:`BenchError` if none is visible in ``proc``."""
+    """The pid of ``init_pid`` or its first descendant (breadth first) that is a Python
+    program whose command line holds ``marker``; :class:`BenchError` if none is visible
+    in ``proc``."""
     if not (proc / str(init_pid)).is_dir():
         raise BenchError(f"process {init_pid} is not in {proc}: --profile needs the Docker "
                          "engine on this machine")
     queue = [init_pid]
     while queue:
         pid = queue.pop(0)
-        if marker in _cmdline(pid, proc):
+        if is_python_server(_cmdline(pid, proc), marker):
             return pid
         queue += _children(pid, proc)
-    raise BenchError(f"no process with {marker.strip()!r} in its command line under "
+    raise BenchError(f"no Python process with {marker.strip()!r} in its command line under "
                      f"pid {init_pid}")
+
+
+def cpu_times(pid: int, *, proc: Path = Path("/proc")) -> tuple[float, float]:
+    """Seconds ``pid``'s threads have run on a CPU and waited ready for one, summed
+    over its live threads (``/proc/PID/task/*/schedstat``: run ns, wait ns, slices)."""
+    run = wait = 0
+    for task in (proc / str(pid) / "task").glob("*/schedstat"):
+        try:
+            fields = task.read_text(encoding="ascii").split()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        if len(fields) >= 2:
+            run, wait = run + int(fields[0]), wait + int(fields[1])
+    return run / 1e9, wait / 1e9
 
 
 def container_server_pid(container: Any) -> int:
@@ -133,7 +157,7 @@ class Recorder:
                 process = await trio.lowlevel.open_process(
                     self.argv(pid, output), stdin=subprocess.DEVNULL,
                     stdout=log_file, stderr=subprocess.STDOUT)
-            began = trio.current_time()
+            began, (run0, wait0) = trio.current_time(), cpu_times(pid)
             try:
                 await trio.sleep(START_CHECK)
                 if process.poll() is not None:
@@ -142,13 +166,16 @@ class Recorder:
                 yield
             finally:
                 seconds = trio.current_time() - began
+                run1, wait1 = cpu_times(pid)
                 with trio.CancelScope(shield=True):
                     await _stop(process)
             if process.returncode != 0 or not output.exists():
                 raise BenchError(f"py-spy recording {container.name} exited "
                                  f"{process.returncode}: {_tail(log)}")
             profile = Profile.parse(output.read_text(encoding="utf-8", errors="replace"),
-                                    seconds=seconds, rate=self.rate)
+                                    seconds=seconds, rate=self.rate,
+                                    cpu_seconds=max(run1 - run0, 0.0),
+                                    runqueue_seconds=max(wait1 - wait0, 0.0))
         figures = self.profiles.setdefault(section, {})
         figures.setdefault(figure, Profile(rate=self.rate)).add(profile)
 

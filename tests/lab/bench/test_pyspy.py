@@ -16,7 +16,7 @@ import trio
 from click.testing import CliRunner
 
 from lab.bench import cli as bench_cli
-from lab.bench.pyspy import Recorder, find_pyspy, server_pid
+from lab.bench.pyspy import Recorder, cpu_times, find_pyspy, server_pid
 from lab.errors import BenchError
 
 
@@ -32,21 +32,31 @@ def fake_proc(root: Path, processes: dict[int, tuple[int, str]]) -> Path:
     return root
 
 
-def test_the_server_is_the_first_descendant_that_serves(tmp_path: Path) -> None:
+def test_the_server_is_the_python_descendant_that_serves(tmp_path: Path) -> None:
     proc = fake_proc(tmp_path, {
         100: (1, "/sbin/docker-init -- netlab upload serve"),
         101: (100, "/opt/netlab/bin/python3 /opt/netlab/bin/netlab upload serve"),
-        102: (101, "sh -c true"),
+        102: (101, "/opt/netlab/bin/python3 -c pass"),
         200: (1, "/sbin/docker-init -- sleep 1"),
         201: (200, "sleep 1"),
+        300: (1, "/usr/bin/python3.11 -m services.chat serve"),  # a server as PID 1, no init
     })
-    # The init's own command line holds " serve" too: it is what matches first.
-    assert server_pid(100, proc=proc) == 100
-    assert server_pid(100, marker="netlab/bin/netlab", proc=proc) == 101
-    with pytest.raises(BenchError, match="no process with 'serve'"):
+    assert server_pid(100, proc=proc) == 101  # not the init, whose line holds " serve" too
+    assert server_pid(300, proc=proc) == 300
+    with pytest.raises(BenchError, match="no Python process with 'serve'"):
         server_pid(200, proc=proc)
     with pytest.raises(BenchError, match="needs the Docker engine on this machine"):
         server_pid(999, proc=proc)
+
+
+def test_cpu_times_add_up_every_thread(tmp_path: Path) -> None:
+    for tid, stat in ((7, "1500000000 250000000 10\n"), (8, "500000000 0 3\n")):
+        (tmp_path / "7" / "task" / str(tid)).mkdir(parents=True)
+        (tmp_path / "7" / "task" / str(tid) / "schedstat").write_text(stat)
+    assert cpu_times(7, proc=tmp_path) == (2.0, 0.25)
+    assert cpu_times(8, proc=tmp_path) == (0.0, 0.0)  # gone: nothing to add
+    run, _ = cpu_times(os.getpid())
+    assert run > 0
 
 
 def test_py_spy_is_found_beside_this_python(tmp_path: Path,
@@ -121,6 +131,7 @@ async def test_a_recording_of_a_python_process_names_its_functions(
     profile = recorder.profiles["upload"]["netlab-1GiB"]
     assert profile.recordings == 2 and profile.samples > 0
     assert profile.seconds >= 2.0
+    assert 0 < profile.cpu_seconds < profile.seconds  # it hashes, then sleeps a little
     functions = {row.frame for row in profile.inclusive(top=50)}
     assert "digest (<string>)" in functions
     written = recorder.write("upload")
@@ -129,14 +140,23 @@ async def test_a_recording_of_a_python_process_names_its_functions(
     assert "## upload-netlab-1GiB" in written[1].read_text()
 
 
+@pytest.fixture
+def not_python(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A shell named ``python-sh`` serving: what the recorder looks for, but not Python."""
+    shell = tmp_path / "python-sh"
+    shell.symlink_to("/bin/sh")
+    started = subprocess.Popen([str(shell), "-c", "sleep 30", "serve"])
+    yield started
+    started.kill()
+    started.wait()
+
+
 @can_trace
-@pytest.mark.parametrize("process", [["sh", "-c", "sleep 30", "serve"]], indirect=True)
 async def test_a_process_that_cannot_be_traced_is_a_bench_error(
-        tmp_path: Path, process: subprocess.Popen[bytes]) -> None:
+        tmp_path: Path, not_python: subprocess.Popen[bytes]) -> None:
     recorder = Recorder(tmp_path, executable=find_pyspy() or "py-spy")
-    # " serve" in its command line, but not Python.
     with pytest.raises(BenchError, match=r"py-spy .*python version") as raised:
-        async with recorder.record(FakeContainer(process.pid, name="shell"), "exec", "x"):
+        async with recorder.record(FakeContainer(not_python.pid, name="shell"), "exec", "x"):
             await trio.sleep(2.0)
     assert "backtrace" not in str(raised.value)
     assert recorder.profiles == {}
