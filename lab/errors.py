@@ -18,6 +18,10 @@
 ``BenchError``
     ``lab bench`` could not measure (a baseline that never accepted, a load
     program that failed); the message carries the program's stderr.
+``CaptureError``
+    ``lab capture`` could not capture or read packets: no such service or
+    project, a tcpdump that failed, a file that is not a readable pcap; the
+    message says which and carries tcpdump's output.
 ``ProxyError``
     The fault proxy refused a request: ``InvalidToxic`` (bad description),
     ``UnknownName`` (no such proxy, toxic or connection), ``NameTaken``,
@@ -90,3 +94,7 @@ class ProgramFailed(ExerciseError):
 
 class GradingError(ExerciseError):
     """The grading container or its driver failed (not the learner's program)."""
+
+
+class CaptureError(LabError):
+    """A capture that could not be made or read (``lab capture`` exits 1)."""
