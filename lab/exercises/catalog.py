@@ -15,6 +15,8 @@ from lab.exercises.model import Exercise
 MODULES = (
     "ex01_first_connection",
     "ex08_disconnects",
+    "ex09_backpressure",
+    "ex10_trust",
 )
 
 
