@@ -31,7 +31,7 @@ from pathlib import Path
 import click
 import trio
 
-from lab.errors import ProgramFailed
+from lab.errors import ProgramFailed, UnknownExercise
 from lab.exercises.context import CheckContext, free_port
 from lab.exercises.model import Check, CheckResult, Exercise, Outcome, Role
 from lab.exercises.program import unprivileged_needed
@@ -171,7 +171,12 @@ def cli(exercise_name: str, program: Path, role: Role, seed: int, only: tuple[st
     """Run the checks in this process and print each result as a JSON line (grading container)."""
     from lab.exercises.catalog import find
 
-    exercise = find(exercise_name)
+    try:
+        exercise = find(exercise_name)
+    except UnknownExercise as error:
+        raise click.UsageError(
+            f"{error}: this image is older than the netlab that asked for it; rebuild it "
+            "(scripts/start-lab --rebuild)") from None
     try:
         select(exercise, role, only)
     except KeyError as error:

@@ -18,7 +18,9 @@ import docker
 import pytest
 import trio
 
+from lab.exercises.catalog import EXERCISES
 from lab.exercises.ex01_first_connection import EXERCISE as FIRST
+from lab.exercises.model import Exercise, Expectation
 from lab.exercises.runner import Request, grade
 from lab.labels import LABEL_PREFIX, SESSION_ID
 
@@ -100,3 +102,20 @@ def test_a_program_that_does_not_compile_fails_with_its_error(learner_dir: Path)
     assert "exited with status 1 before listening on 8000" in text
     assert "SyntaxError" in text
     assert "the program did not start or did not listen" in text
+
+
+CASES = [(exercise, expectation) for exercise in EXERCISES
+         for expectation in exercise.expectations]
+
+
+@pytest.mark.parametrize(("exercise", "expectation"), CASES,
+                         ids=[f"{x.number:02d}-{Path(e.program).stem}" for x, e in CASES])
+def test_every_program_is_graded_in_the_container_as_it_is_here(
+    docker_lab: None, exercise: Exercise, expectation: Expectation,
+) -> None:
+    """The container (root driver, programs as nobody, no network) changes no verdict."""
+    request = Request(exercise, ROOT / expectation.program, expectation.role, 1313,
+                      shown_path=expectation.program)
+    results = trio.run(lambda: grade(request))
+    report = "\n".join(f"{r.check}: {r.verdict}: {r.detail} / {r.hint}" for r in results)
+    assert {r.check for r in results if not r.passed} == set(expectation.fails), report

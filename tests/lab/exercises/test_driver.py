@@ -159,3 +159,11 @@ def test_the_driver_command_refuses_an_unknown_check() -> None:
         "first-connection", str(program), "--role", "client", "--seed", "4", "--only", "nope"])
     assert result.exit_code == 2
     assert "no client check 'nope' in first-connection" in result.output
+
+
+def test_an_image_without_the_exercise_says_it_is_older() -> None:
+    program = ROOT / "exercises/01-first-connection/reference_client.py"
+    result = CliRunner().invoke(driver.cli, [
+        "no-such-exercise", str(program), "--role", "client", "--seed", "4"])
+    assert result.exit_code == 2
+    assert "this image is older" in result.output
