@@ -1,7 +1,7 @@
 """The ``lab`` command: the harness's sub-commands, each loaded on first use.
 
 On the host: ``lab scenario list|run``, ``lab replay``, ``lab report``, ``lab bench``,
-``lab check`` and ``lab exercises`` (grading a learner's programs; ``lab check-driver``,
+``lab capture`` (a service's packets), ``lab check`` and ``lab exercises`` (grading a learner's programs; ``lab check-driver``,
 hidden, is what the grading container runs).
 In client containers (run by the harness): ``lab fleet run``, ``lab rogue``,
 ``lab probe``, ``lab bench-load``. ``lab proxy`` runs fault proxies outside the gateway.
@@ -26,6 +26,7 @@ COMMANDS = {
     "proxy": "lab.proxy.cli",
     "bench": "lab.bench.cli",
     "bench-load": "lab.bench.cli:load_cli",
+    "capture": "lab.capture.cli",
     "check": "lab.exercises.cli",
     "check-driver": "lab.exercises.driver",
     "exercises": "lab.exercises.cli:exercises_cli",
