@@ -1,8 +1,8 @@
 """The ``lab`` command: the harness's sub-commands, each loaded on first use.
 
 On the host: ``lab scenario list|run``, ``lab replay``, ``lab report``, ``lab bench``,
-``lab capture`` (a service's packets), ``lab check`` and ``lab exercises`` (grading a learner's programs; ``lab check-driver``,
-hidden, is what the grading container runs).
+``lab capture`` (a service's packets), ``lab check`` and ``lab exercises`` (grading a
+learner's programs; ``lab check-driver``, hidden, is what the grading container runs).
 In client containers (run by the harness): ``lab fleet run``, ``lab rogue``,
 ``lab probe``, ``lab bench-load``. ``lab proxy`` runs fault proxies outside the gateway.
 Each module exposes a click command named ``cli`` (or the one named after ``:``).
