@@ -20,7 +20,10 @@ DELAYED_LIMIT = 20
 
 
 def _ms(seconds: float | None) -> str:
-    return "not seen" if seconds is None else f"{seconds * 1000:.1f} ms"
+    if seconds is None:
+        return "not seen"
+    ms = seconds * 1000
+    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms"
 
 
 def _pair(connection: Connection, field: str) -> str:
