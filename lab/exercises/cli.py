@@ -116,7 +116,12 @@ def run(
 @click.option("--list", "list_only", is_flag=True, help="List the exercises and exit.")
 def cli(exercise_name: str | None, program: Path | None, role: Role | None, seed: int,
         only: tuple[str, ...], local: bool, json_out: Path | None, list_only: bool) -> None:
-    """Grade your PROGRAM (a client or server of EXERCISE: its id or number)."""
+    """Grade your PROGRAM (a client or server of EXERCISE: its id or number).
+
+    PROGRAM runs as `python3 PROGRAM HOST PORT`, a fresh process for each
+    check: a server listens on HOST PORT, a client connects there and reads
+    what to send from its stdin.
+    """
     if list_only:
         click.echo(listing())
         return
