@@ -1,17 +1,19 @@
-"""``lab capture SERVICE``: record a service's TCP traffic to a pcap file and summarise it.
+"""``lab capture SERVICE [-- COMMAND...]``: a service's TCP traffic to a pcap file, summarised.
 
 ``lab capture chat`` runs tcpdump for ``--seconds`` (or until ``--packets``
 packets) in a sidecar sharing the network namespace of the ``chat``
 container of the running lab (``--project``, ``netlab`` by default: the
 lab ``scripts/start-lab`` starts), writes ``--output`` (a pcap file
 Wireshark opens; ``capture-SERVICE.pcap`` by default) and prints the
-summary (:mod:`lab.capture.render`). Ctrl-C stops the capture early and
-still writes and summarises what it holds. ``lab capture --read FILE``
+summary (:mod:`lab.capture.render`). With a COMMAND, the capture runs
+that command as soon as tcpdump listens and stops one second after it
+ends (its exit status becomes ``lab capture``'s). Ctrl-C stops the
+capture early and still writes and summarises what it holds. ``lab capture --read FILE``
 summarises an existing pcap file (any capture of TCP traffic, e.g.
 ``tcpdump -i lo -w FILE``). ``--json FILE`` writes the summary as JSON too.
 
 Exit status: 0, 1 when the capture could not be made or read, 2 on a usage
-error.
+error, the COMMAND's status when it failed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import click
@@ -33,15 +36,22 @@ from lab.errors import CaptureError, LabError, StackError
 
 SERVICES = ("chat", "exec", "upload", "gateway")
 DEFAULT_PROJECT = "netlab"
+SETTLE = 1.0  # seconds after the command, for its last FINs and ACKs
 
 
 async def record(project: str, service: str, spec: CaptureSpec, output: Path,
-                 console: Console) -> None:
-    """Capture ``service`` of ``project`` into ``output``; Ctrl-C stops early."""
+                 console: Console, command: tuple[str, ...] = ()) -> int:
+    """Capture ``service`` of ``project`` into ``output``; Ctrl-C stops early.
+
+    With a ``command``, run it once tcpdump listens (stdin, stdout and stderr
+    this process's) and stop the capture :data:`SETTLE` seconds after it
+    ends; its exit status is returned (else 0).
+    """
     from lab.faults.context import LabContext  # Docker only when capturing
     from lab.stack import Stack
 
     stack = Stack(project=project)
+    status = 0
     try:
         place = LabContext(stack)
         try:
@@ -50,7 +60,8 @@ async def record(project: str, service: str, spec: CaptureSpec, output: Path,
             raise CaptureError(f"{exc}: is the lab running? (scripts/start-lab starts "
                                "the project netlab; --project names another)") from exc
         async with capturing(place, container, spec, output) as capture:
-            console.print(f"capturing [bold]{spec.expression}[/] in {container.name} for "
+            until = "until the command ends, at most" if command else "for"
+            console.print(f"capturing [bold]{spec.expression}[/] in {container.name} {until} "
                           f"{spec.seconds:g} s or {spec.packets} packets (Ctrl-C stops it)")
             with trio.open_signal_receiver(signal.SIGINT) as signals:
                 async with trio.open_nursery() as nursery:
@@ -58,6 +69,10 @@ async def record(project: str, service: str, spec: CaptureSpec, output: Path,
                         async for _ in signals:
                             await capture.stop()
                     nursery.start_soon(on_ctrl_c)
+                    if command:
+                        status = await run_command(command)
+                        await trio.sleep(SETTLE)
+                        await capture.stop()
                     await capture.program.wait()
                     nursery.cancel_scope.cancel()
         result = capture.result
@@ -66,10 +81,21 @@ async def record(project: str, service: str, spec: CaptureSpec, output: Path,
             console.print(f"wrote {result.output} ({result.captured} packets{dropped})")
     finally:
         stack.client.close()
+    return status
+
+
+async def run_command(command: tuple[str, ...]) -> int:
+    """Run ``command`` with this process's stdin, stdout and stderr; its exit status."""
+    try:
+        done = await trio.run_process(list(command), check=False, stdin=None)
+    except OSError as exc:
+        raise CaptureError(f"cannot run {command[0]}: {exc.strerror or exc}") from exc
+    return done.returncode if done.returncode >= 0 else 128 - done.returncode
 
 
 @click.command("capture")
 @click.argument("service", required=False, type=click.Choice(SERVICES))
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("--project", default=lambda: os.environ.get("COMPOSE_PROJECT_NAME")
               or DEFAULT_PROJECT, show_default="netlab",
               help="The running lab's compose project.")
@@ -90,10 +116,13 @@ async def record(project: str, service: str, spec: CaptureSpec, output: Path,
               path_type=Path), default=None, help="Summarise this pcap file; capture nothing.")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write the summary as JSON here ('-': stdout).")
-def cli(service: str | None, project: str, seconds: float, packets: int, port: int | None,
-        expression: str | None, snaplen: int, output: Path | None, read_file: Path | None,
-        json_file: Path | None) -> None:
+def cli(service: str | None, command: tuple[str, ...], project: str, seconds: float,
+        packets: int, port: int | None, expression: str | None, snaplen: int,
+        output: Path | None, read_file: Path | None, json_file: Path | None) -> None:
     """Capture SERVICE's TCP traffic to a pcap file and summarise its connections.
+
+    With a COMMAND (after --), run it once the capture listens and stop the
+    capture when it ends: lab capture exec -- python3 my_client.py 127.0.0.1 8001
 
     Connections, handshakes, payload bytes each way, FINs and RSTs of each
     side, and the delayed ACKs (with Nagle's holds). Or summarise a pcap
@@ -102,13 +131,16 @@ def cli(service: str | None, project: str, seconds: float, packets: int, port: i
     console = Console(stderr=str(json_file) == "-")
     if (service is None) == (read_file is None):
         raise click.UsageError("give a SERVICE to capture, or --read FILE (not both)")
+    if command and read_file is not None:
+        raise click.UsageError("a COMMAND runs during a capture, not with --read")
+    status = 0
     try:
         if read_file is None:
             assert service is not None
             output = output or Path(f"capture-{service}.pcap")
             spec = CaptureSpec(seconds=seconds, packets=packets, snaplen=snaplen,
                                port=port or SERVICE_PORT, filter=expression)
-            trio.run(record, project, service, spec, output, console)
+            status = trio.run(record, project, service, spec, output, console, command)
             read_file, port = output, port or SERVICE_PORT
         capture = read_segments(read_file)
     except LabError as exc:
@@ -126,3 +158,6 @@ def cli(service: str | None, project: str, seconds: float, packets: int, port: i
             click.echo(text)
         else:
             json_file.write_text(text + "\n", encoding="utf-8")
+    if status:
+        console.print(f"[red]{command[0]} exited with status {status}[/]")
+        sys.exit(status)

@@ -3,7 +3,10 @@ network namespace and summarised; the sidecar is always removed."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from lab.labels import LABEL_PREFIX
 from lab.stack import Stack
 from tests.support.stacks import host_port
 
+LAB = Path(sys.executable).parent / "lab"
 LINES = b"/nick capture\nhello from lab capture\n/quit\n"
 
 
@@ -90,3 +94,25 @@ async def test_a_tcpdump_that_fails_is_an_error_and_leaves_no_sidecar(
             pass
     assert not (tmp_path / "never.pcap").exists()
     assert capture_sidecars(lab) == []
+
+
+def test_lab_capture_runs_a_command_during_the_capture_and_summarises_it(
+        stack: Stack, tmp_path: Path) -> None:
+    client = ("import socket, sys; s = socket.create_connection(('127.0.0.1', int(sys.argv[1])));"
+              f" s.sendall({LINES!r}); print(s.makefile('rb').read().decode(), end='')")
+    summary_file = tmp_path / "summary.json"
+    done = subprocess.run(
+        [str(LAB), "capture", "chat", "--project", stack.project, "--seconds", "60",
+         "--output", str(tmp_path / "chat.pcap"), "--json", str(summary_file),
+         "--", sys.executable, "-c", client, str(host_port(stack, "chat"))],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "= bye" in done.stdout and "wrote " in done.stdout
+    summary = json.loads(summary_file.read_text())
+    ours = [c for c in summary["connections"] if c["by_client"]["payload"] == len(LINES)]
+    assert len(ours) == 1 and ours[0]["ending"].startswith("server FIN"), summary
+    failing = subprocess.run(
+        [str(LAB), "capture", "chat", "--project", stack.project, "--seconds", "30",
+         "--output", str(tmp_path / "other.pcap"), "--", "sh", "-c", "exit 3"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert failing.returncode == 3, failing.stdout + failing.stderr
