@@ -16,7 +16,7 @@ figure (the rounds of a section) are merged; :meth:`Recorder.write` writes
 ``DIR/SECTION-FIGURE.txt`` (collapsed stacks, py-spy's raw format) and
 ``DIR/SECTION-summary.md`` (:func:`lab.bench.profiles.summary_markdown`).
 Around each recording it reads the kernel's account of the server's threads
-(:func:`cpu_times`: time on a CPU, time ready but waiting for one).
+(:func:`cpu_account`: time on a CPU, time ready but waiting for one).
 
 It needs py-spy (the ``profile`` extra), the Docker engine on this machine
 (the container's processes in this /proc) and the right to trace them
@@ -35,6 +35,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,18 +109,38 @@ def server_pid(init_pid: int, *, marker: str = SERVER_MARKER, proc: Path = Path(
                      f"pid {init_pid}")
 
 
-def cpu_times(pid: int, *, proc: Path = Path("/proc")) -> tuple[float, float]:
-    """Seconds ``pid``'s threads have run on a CPU and waited ready for one, summed
-    over its live threads (``/proc/PID/task/*/schedstat``: run ns, wait ns, slices)."""
-    run = wait = 0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class CpuAccount:
+    """The kernel's account of a process at one moment."""
+
+    cpu_seconds: float  # utime + stime of /proc/PID/stat: every thread, ended ones too
+    waits: dict[int, int]  # live thread id -> ns it has waited ready for a CPU (schedstat)
+
+    def since(self, earlier: CpuAccount) -> tuple[float, float]:
+        """Seconds on a CPU and waiting for one between ``earlier`` and this account (the
+        waits of threads that ended in between are lost; new threads count whole)."""
+        waited = sum(max(ns - earlier.waits.get(tid, 0), 0) for tid, ns in self.waits.items())
+        return max(self.cpu_seconds - earlier.cpu_seconds, 0.0), waited / 1e9
+
+
+def cpu_account(pid: int, *, proc: Path = Path("/proc")) -> CpuAccount:
+    """``pid``'s :class:`CpuAccount` (zero where ``proc`` has nothing to say)."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text(encoding="utf-8", errors="replace")
+        fields = stat.rpartition(")")[2].split()  # after COMM: state is field 3, utime 14
+        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        cpu = 0.0
+    waits = {}
     for task in (proc / str(pid) / "task").glob("*/schedstat"):
-        try:
-            fields = task.read_text(encoding="ascii").split()
-        except OSError:  # a thread that ended meanwhile
+        try:  # "run-ns wait-ns timeslices"
+            waits[int(task.parent.name)] = int(task.read_text(encoding="ascii").split()[1])
+        except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
             continue
-        if len(fields) >= 2:
-            run, wait = run + int(fields[0]), wait + int(fields[1])
-    return run / 1e9, wait / 1e9
+    return CpuAccount(cpu, waits)
 
 
 def container_server_pid(container: Any) -> int:
@@ -157,7 +178,7 @@ class Recorder:
                 process = await trio.lowlevel.open_process(
                     self.argv(pid, output), stdin=subprocess.DEVNULL,
                     stdout=log_file, stderr=subprocess.STDOUT)
-            began, (run0, wait0) = trio.current_time(), cpu_times(pid)
+            began, before = trio.current_time(), cpu_account(pid)
             try:
                 await trio.sleep(START_CHECK)
                 if process.poll() is not None:
@@ -166,7 +187,7 @@ class Recorder:
                 yield
             finally:
                 seconds = trio.current_time() - began
-                run1, wait1 = cpu_times(pid)
+                cpu, waited = cpu_account(pid).since(before)
                 with trio.CancelScope(shield=True):
                     await _stop(process)
             if process.returncode != 0 or not output.exists():
@@ -174,8 +195,7 @@ class Recorder:
                                  f"{process.returncode}: {_tail(log)}")
             profile = Profile.parse(output.read_text(encoding="utf-8", errors="replace"),
                                     seconds=seconds, rate=self.rate,
-                                    cpu_seconds=max(run1 - run0, 0.0),
-                                    runqueue_seconds=max(wait1 - wait0, 0.0))
+                                    cpu_seconds=cpu, runqueue_seconds=waited)
         figures = self.profiles.setdefault(section, {})
         figures.setdefault(figure, Profile(rate=self.rate)).add(profile)
 

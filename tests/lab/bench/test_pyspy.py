@@ -16,7 +16,14 @@ import trio
 from click.testing import CliRunner
 
 from lab.bench import cli as bench_cli
-from lab.bench.pyspy import Recorder, cpu_times, find_pyspy, server_pid
+from lab.bench.pyspy import (
+    CLOCK_TICKS,
+    CpuAccount,
+    Recorder,
+    cpu_account,
+    find_pyspy,
+    server_pid,
+)
 from lab.errors import BenchError
 
 
@@ -49,14 +56,25 @@ def test_the_server_is_the_python_descendant_that_serves(tmp_path: Path) -> None
         server_pid(999, proc=proc)
 
 
-def test_cpu_times_add_up_every_thread(tmp_path: Path) -> None:
-    for tid, stat in ((7, "1500000000 250000000 10\n"), (8, "500000000 0 3\n")):
-        (tmp_path / "7" / "task" / str(tid)).mkdir(parents=True)
-        (tmp_path / "7" / "task" / str(tid) / "schedstat").write_text(stat)
-    assert cpu_times(7, proc=tmp_path) == (2.0, 0.25)
-    assert cpu_times(8, proc=tmp_path) == (0.0, 0.0)  # gone: nothing to add
-    run, _ = cpu_times(os.getpid())
-    assert run > 0
+def test_the_cpu_account_counts_ended_threads_cpu_and_live_threads_waits(
+        tmp_path: Path) -> None:
+    def account(utime: int, stime: int, waits: dict[int, int]) -> CpuAccount:
+        folder = tmp_path / str(utime)
+        folder.mkdir()
+        (folder / "stat").write_text(f"7 (py thon) S 1 7 7 0 -1 0 0 0 0 0 {utime} {stime} 0 0\n")
+        for tid, ns in waits.items():
+            (folder / "task" / str(tid)).mkdir(parents=True)
+            (folder / "task" / str(tid) / "schedstat").write_text(f"999 {ns} 4\n")
+        return cpu_account(utime, proc=tmp_path)
+
+    before = account(100, 50, {7: 1_000_000_000, 8: 500_000_000})
+    assert before.cpu_seconds == 150 / CLOCK_TICKS
+    after = account(300, 100, {7: 1_250_000_000, 9: 250_000_000})  # 8 ended, 9 began
+    cpu, waited = after.since(before)
+    assert cpu == pytest.approx(250 / CLOCK_TICKS)
+    assert waited == pytest.approx(0.5)
+    assert cpu_account(12345, proc=tmp_path) == CpuAccount(0.0, {})
+    assert cpu_account(os.getpid()).waits  # this process: at least its own thread
 
 
 def test_py_spy_is_found_beside_this_python(tmp_path: Path,
