@@ -14,6 +14,9 @@ from lab.exercises.model import Exercise
 
 MODULES = (
     "ex01_first_connection",
+    "ex02_chat",
+    "ex03_boundaries",
+    "ex04_exec",
     "ex08_disconnects",
     "ex09_backpressure",
     "ex10_trust",
