@@ -21,7 +21,11 @@ helper is not dumpable (it inherits the server's flag and changed uid), so
 the command cannot ptrace it; if the command kills it first, the server
 starts another. :meth:`Lease.reap` then reaps the uid's zombies that were
 re-parented to the server (a subreaper), and only when ``/proc`` shows no
-process of that uid at all is the uid returned to the pool.
+process of that uid at all is the uid returned to the pool. The usual end
+needs no helper: when ``/proc`` proves that nothing of the uid is alive
+(only zombies, our children, and no pid handed out that it did not look at:
+:func:`all_processes_of`) and the home is empty, the server reaps the
+zombies and removes the empty home itself.
 
 Where the server cannot switch uid (a learner running ``netlab exec serve``
 as a normal user), :func:`unavailable_reason` says why, the server logs
@@ -55,6 +59,8 @@ KILL_TIMEOUT = 5.0  # SIGKILLed processes die at once; this only bounds a wedged
 POLL_INTERVAL = 0.005
 HELPER_ATTEMPTS = 20  # helpers that failed, or rounds without a free pid
 HOME_PREFIX = "netlab-exec-"
+STATUS_HEAD = 4096  # bytes of /proc/PID/status read: State, PPid and Uid are near its start
+SETTLE_ROUNDS, SETTLE_PIDS = 8, 256  # how long all_processes_of follows new pids
 SYSTEM_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"  # where setpriv is looked for (not $PATH)
 
 
@@ -139,27 +145,71 @@ class ProcInfo:
         return self.state in ("Z", "X")
 
 
+def process_of(uid: int, pid: int) -> ProcInfo | None:
+    """Process (or thread) ``pid`` if its real uid is ``uid``; None if not, or gone."""
+    try:  # one open, one read, one close: no buffered file object per process
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            status = os.read(fd, STATUS_HEAD)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None  # gone meanwhile
+    state = ppid = real = None
+    for line in status.split(b"\n"):
+        if line.startswith(b"State:"):
+            state = line.split()[1].decode()
+        elif line.startswith(b"PPid:"):
+            ppid = int(line.split()[1])
+        elif line.startswith(b"Uid:"):
+            real = int(line.split()[1])
+            break  # State and PPid come before Uid
+    if real == uid and state is not None and ppid is not None:
+        return ProcInfo(pid, ppid, state)
+    return None
+
+
 def processes_of(uid: int) -> Iterator[ProcInfo]:
     """Every process whose real uid is ``uid`` (zombies too), from ``/proc``."""
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status", "rb") as f:
-                status = f.read()
-        except OSError:
-            continue  # gone meanwhile
-        state = ppid = real = None
-        for line in status.split(b"\n"):
-            if line.startswith(b"State:"):
-                state = line.split()[1].decode()
-            elif line.startswith(b"PPid:"):
-                ppid = int(line.split()[1])
-            elif line.startswith(b"Uid:"):
-                real = int(line.split()[1])
-                break  # State and PPid come before Uid
-        if real == uid and state is not None and ppid is not None:
-            yield ProcInfo(int(entry), ppid, state)
+        if entry.isdigit() and (found := process_of(uid, int(entry))) is not None:
+            yield found
+
+
+def last_pid() -> int:
+    """The pid most recently given to a new process (or thread) of our pid namespace.
+
+    Pids are handed out in increasing order (wrapping only past ``pid_max``),
+    so an unchanged value means no process was created in between.
+    """
+    with open("/proc/loadavg", "rb") as f:
+        return int(f.read().split()[-1])
+
+
+def all_processes_of(uid: int) -> list[ProcInfo] | None:
+    """Every process of ``uid``, or None where ``/proc`` cannot prove that it saw them all.
+
+    A listing of ``/proc`` is no snapshot: a process of the uid that forks
+    and exits while it is read can move its live child past it. So the pids
+    handed out since the listing began are looked at too, again until no new
+    one was handed out: a live process of the uid either existed when the
+    listing began (and was listed, and seen alive) or was created since (and
+    has one of those pids). None if too many pids were handed out meanwhile,
+    or the pids wrapped around.
+    """
+    checked = last_pid()
+    found = {p.pid: p for p in processes_of(uid)}
+    for _ in range(SETTLE_ROUNDS):
+        newest = last_pid()
+        if newest == checked:
+            return list(found.values())
+        if not 0 < newest - checked <= SETTLE_PIDS:
+            return None
+        for pid in range(checked + 1, newest + 1):
+            if (info := process_of(uid, pid)) is not None:
+                found[pid] = info
+        checked = newest
+    return None
 
 
 def _kill_uid_then_exit(uid: int, gid: int, home: str | None) -> None:  # pragma: no cover
@@ -211,11 +261,13 @@ class Lease:
 
         The usual case costs no helper: when ``/proc`` shows only zombies of
         the uid, all our children, and the command left its home empty, the
-        server removes the empty directory itself (it owns ``/tmp``).
+        server removes the empty directory itself (it owns ``/tmp``), if
+        ``/proc`` proves that it showed every process of the uid
+        (:func:`all_processes_of`).
         """
         me = os.getpid()
-        left = list(processes_of(self.uid))
-        if all(p.ppid == me and p.dead for p in left) and self._rmdir_home():
+        left = all_processes_of(self.uid)
+        if left is not None and all(p.ppid == me and p.dead for p in left) and self._rmdir_home():
             self._zombies = [p.pid for p in left]
             return
         self._zombies = None

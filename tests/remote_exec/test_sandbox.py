@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
+from collections.abc import Iterator
 
 import pytest
 import trio
@@ -196,3 +199,47 @@ async def test_processes_holding_every_pid_are_still_ended(
     assert not list(processes_of(int(result.stdout.decode())))
     pool = server.server.ctx.uid_pool
     assert pool is not None and pool.free == pool.size
+
+
+@needs_root
+@pytest.mark.parametrize(("born", "helper"), [(None, False), (0, False), (20990, True)],
+                         ids=["none", "of-root", "of-the-uid"])
+async def test_a_process_of_the_uid_born_while_proc_is_listed_is_still_killed(
+    monkeypatch: pytest.MonkeyPatch, born: int | None, helper: bool
+) -> None:
+    """A process of the uid forking and exiting while ``/proc`` is listed can move its live
+    child past the listing: the pids handed out meanwhile are looked at too."""
+    uid = 20990
+    server_pid = os.getpid()
+    real_scan = sandbox.processes_of
+    children: list[subprocess.Popen[bytes]] = []
+
+    def scan(of: int) -> Iterator[sandbox.ProcInfo]:
+        listed = list(real_scan(of))
+        if born is not None and os.getpid() == server_pid and not children:
+            children.append(subprocess.Popen(["sleep", "30"], user=born, group=born,
+                                             extra_groups=[]))
+        return iter(listed)
+
+    forks = []
+    real_fork = os.fork
+
+    def counted_fork() -> int:
+        forks.append(os.getpid())
+        return real_fork()
+
+    monkeypatch.setattr(sandbox, "processes_of", scan)
+    monkeypatch.setattr(os, "fork", counted_fork)
+    lease = sandbox.UidPool(range(uid, uid + 1)).lease()
+    home = lease.make_home()
+    try:
+        with trio.fail_after(10):
+            await lease.kill_all()
+        assert forks == ([server_pid] if helper else [])
+        assert lease.home is None and not await trio.Path(home).exists()
+        if helper:
+            assert children[0].wait(timeout=5) == -signal.SIGKILL
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
