@@ -1,8 +1,11 @@
-"""``lab bench --quick``, as docs/performance.md runs it: every section measures.
+"""``lab bench --quick``, as docs/performance.md runs it: every section measures,
+and one section is profiled.
 
 The ```` ```sh docker bench ```` block of docs/performance.md runs once in a
-copy of the project; the test reads the JSON it writes. No timing is asserted:
-only that each section produced figures, each with its baselines and ratios.
+copy of the project; the test reads the JSON it writes and the profiles. No
+timing is asserted: only that each section produced figures, each with its
+baselines and ratios, and that the profiled section's summary names frames of
+netlab's server.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from pathlib import Path
 import pytest
 
 from lab.bench.cli import SECTIONS
+from lab.bench.profiles import parse_collapsed
 from tests.support.docblocks import blocks, copy_project, to_script, user_env
 
 BENCH_BLOCKS = blocks("sh docker bench")
-BENCH_TIMEOUT = 900
+BENCH_TIMEOUT = 1200  # the whole quick bench, then one section again, profiled
+PROFILED = "chat"  # the section the block profiles (lab bench chat --quick --profile profiles)
 
 
 @pytest.mark.timeout(BENCH_TIMEOUT + 120)
@@ -41,3 +46,10 @@ def test_the_quick_bench_measures_every_section(tmp_path: Path, docker_lab: None
         assert figure["value"] > 0 and math.isfinite(figure["value"]), figure
         assert figure["baselines"], f"{figure['name']} has no baseline"
         assert set(figure["ratios"]) == set(figure["baselines"])
+    profiles = project / "profiles"
+    summary = (profiles / f"{PROFILED}-summary.md").read_text(encoding="utf-8")
+    for figure in ("saturation", "p99-100x10"):
+        assert f"## {PROFILED}-{figure}" in summary, summary
+        stacks = parse_collapsed((profiles / f"{PROFILED}-{figure}.txt").read_text())
+        assert sum(stacks.values()) > 0
+    assert "| `" in summary and "(services/" in summary, summary
