@@ -25,7 +25,7 @@ import time
 
 HOST = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
 PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 8000
-QUIET = 0.25  # seconds without a digit that end the length
+QUIET = 0.3  # seconds without a digit that end the length
 
 
 class ProtocolError(Exception):
