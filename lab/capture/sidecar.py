@@ -6,7 +6,9 @@ happens: :func:`lab.containers.run_program`) in ``container``'s network
 namespace (``--network container:ID``), as root with only the
 capabilities tcpdump needs (``NET_RAW``, ``NET_ADMIN``; ``SETUID`` and
 ``SETGID`` for its ``-Z root``), and enters the block once tcpdump
-listens. tcpdump stops by itself: after ``spec.seconds`` (``timeout``
+listens. With no ``container``, the sidecar's own namespace (loopback
+only) is the one captured, and a container started in the block joins it
+(``lab check --capture``). tcpdump stops by itself: after ``spec.seconds`` (``timeout``
 sends it SIGINT) or ``spec.packets`` packets, whichever comes first;
 :meth:`Capture.stop` stops it at once. Leaving the block waits for that
 end (at most ``spec.seconds`` + :data:`GRACE`, then the sidecar is killed),
@@ -39,6 +41,7 @@ import trio
 
 from lab.containers import Launch, Placement, Program, run_program
 from lab.errors import CaptureError
+from lab.labels import labels as lab_labels
 
 SERVICE_PORT = 8000
 PCAP = "/tmp/netlab-capture.pcap"
@@ -90,10 +93,26 @@ class CaptureSpec:
         return f"exec {shlex.join(timeout + tcpdump)} 2>&1 >{PCAP}"
 
 
-def capture_launch(container: Any) -> Launch:
-    """Root with the capture capabilities only, in ``container``'s network namespace."""
-    return Launch(role="capture", network_mode=f"container:{container.id}", user="0",
+def capture_launch(container: Any | None) -> Launch:
+    """Root with the capture capabilities only, in ``container``'s network namespace (``None``:
+    a namespace of its own with only a loopback, which other containers may join)."""
+    network = f"container:{container.id}" if container is not None else "none"
+    return Launch(role="capture", network_mode=network, user="0",
                   cap_add=("NET_RAW", "NET_ADMIN", "SETUID", "SETGID"))
+
+
+@dataclass(frozen=True)
+class Host:
+    """Where a capture runs outside a lab: a Docker client and the image, no lab network."""
+
+    docker: Any
+    image: str
+
+    def network(self) -> Any:
+        raise CaptureError("no lab network: a capture of its own namespace needs none")
+
+    def labels(self, **extra: str) -> dict[str, str]:
+        return lab_labels(**extra)
 
 
 @dataclass(frozen=True)
@@ -176,17 +195,23 @@ def _copy_out(container: Any, output: Path) -> None:
 
 
 @asynccontextmanager
-async def capturing(place: Placement, container: Any, spec: CaptureSpec,
+async def capturing(place: Placement, container: Any | None, spec: CaptureSpec,
                     output: Path) -> AsyncIterator[Capture]:
-    """tcpdump in ``container``'s network namespace from the block's start until it stops."""
+    """tcpdump in ``container``'s network namespace from the block's start until it stops.
+
+    ``container`` ``None``: the sidecar has a network namespace of its own
+    (loopback only) that a container started in the block joins with
+    ``network_mode="container:" + capture.program.container.id``; so the
+    capture listens before the first packet of that container.
+    """
     argv = ["sh", "-c", spec.script()]
     async with run_program(place, argv, launch=capture_launch(container)) as program:
-        capture = Capture(program, container, spec)
+        capture = Capture(program, container or program.container, spec)
         await capture._until_listening()
         yield capture
         status = await capture._drain()
         if status != 0:
-            raise CaptureError(f"tcpdump in {container.name} failed (status {status}): "
+            raise CaptureError(f"tcpdump in {capture.container.name} failed (status {status}): "
                                f"{capture._output()}")
         await trio.to_thread.run_sync(_copy_out, program.container, output)
         counts = tcpdump_counts(capture.lines)

@@ -21,7 +21,7 @@ import click
 import trio
 from rich.console import Console
 
-from lab.errors import EnvironmentProblem, GradingError, UnknownExercise
+from lab.errors import CaptureError, EnvironmentProblem, GradingError, UnknownExercise
 from lab.exercises.catalog import EXERCISES, find
 from lab.exercises.model import CheckResult, Exercise, Role
 from lab.exercises.render import exit_status, progress_line, show
@@ -64,6 +64,7 @@ def run(
     local: bool,
     json_out: Path | None,
     console: Console | None = None,
+    capture: Path | None = None,
 ) -> int:
     """Grade ``program``; print the results; return the exit status."""
     console = console or Console()
@@ -78,7 +79,10 @@ def run(
     if unknown:
         raise click.UsageError(f"no {chosen} check {', '.join(unknown)} in {exercise.id} "
                                f"(its {chosen} checks: {', '.join(sorted(names))})")
-    request = Request(exercise, program, chosen, seed, only, shown_path=str(program))
+    if capture is not None and local:
+        raise click.UsageError("--capture records the grading container: not with --local")
+    request = Request(exercise, program, chosen, seed, only, shown_path=str(program),
+                      capture=capture)
     where = "here (--local)" if local else "in a container with no network"
     progress.print(f"grading {program} as the {chosen} of exercise {exercise.number} "
                    f"{exercise.id}, seed {seed}, {where}")
@@ -88,10 +92,13 @@ def run(
 
     try:
         results = trio.run(lambda: grade(request, local=local, on_result=on_result))
-    except (EnvironmentProblem, GradingError) as error:
+    except (EnvironmentProblem, GradingError, CaptureError) as error:
         progress.print(f"lab check: cannot grade: {error}", style="bold red", markup=False)
         return CANNOT_GRADE
     show(console, exercise, results)
+    if capture is not None:
+        progress.print(f"wrote {capture}: every segment of the checks on the loopback; "
+                       f"lab capture --read {capture} summarises it")
     if json_out is not None:
         json_out.write_text(json.dumps({
             "exercise": exercise.id, "program": str(program), "role": chosen, "seed": seed,
@@ -113,9 +120,12 @@ def run(
               help="Run the checks here, without Docker (and without isolation).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the results as JSON to this file.")
+@click.option("--capture", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Record the checks' TCP traffic to this pcap file (not with --local).")
 @click.option("--list", "list_only", is_flag=True, help="List the exercises and exit.")
 def cli(exercise_name: str | None, program: Path | None, role: Role | None, seed: int,
-        only: tuple[str, ...], local: bool, json_out: Path | None, list_only: bool) -> None:
+        only: tuple[str, ...], local: bool, json_out: Path | None, capture: Path | None,
+        list_only: bool) -> None:
     """Grade your PROGRAM (a client or server of EXERCISE: its id or number).
 
     PROGRAM runs as `python3 PROGRAM HOST PORT`, a fresh process for each
@@ -128,7 +138,7 @@ def cli(exercise_name: str | None, program: Path | None, role: Role | None, seed
     if exercise_name is None or program is None:
         raise click.UsageError("give an EXERCISE and your PROGRAM (lab check --list lists them)")
     sys.exit(run(exercise_name=exercise_name, program=program, role=role, seed=seed,
-                 only=only, local=local, json_out=json_out))
+                 only=only, local=local, json_out=json_out, capture=capture))
 
 
 @click.command("exercises")

@@ -11,7 +11,10 @@ the learner's file and what the program wrote whatever their modes
 (``DAC_READ_SEARCH``) and to kill it (``KILL``). The learner's program is
 mounted read-only at ``/learner/NAME``, the repository's ``exercises/``
 folder (the reference programs) at ``/exercises``. ``--local`` runs the
-driver here: no Docker, no isolation, free ports.
+driver here: no Docker, no isolation, free ports. With ``Request.capture``
+the container joins the network namespace of a ``lab capture`` sidecar
+(:mod:`lab.capture.sidecar`; loopback only, like ``none``) that records
+its loopback traffic to that pcap file.
 
 Resource handling: the container carries netlab's labels (a unique
 ``org.netlab.run``) and is removed in ``finally``, whether creating,
@@ -64,6 +67,7 @@ class Request:
     seed: int
     only: tuple[str, ...] = ()
     shown_path: str | None = None
+    capture: Path | None = None  # a pcap file of the grading container's loopback traffic
 
     def checks(self) -> int:
         return len([c for c in self.exercise.checks_of(self.role)
@@ -85,8 +89,10 @@ def driver_command(request: Request, path_inside: str) -> list[str]:
     return command
 
 
-def container_options(request: Request, *, image: str, run_id: str) -> dict[str, Any]:
-    """The docker SDK's ``containers.create`` keywords for one grading run."""
+def container_options(request: Request, *, image: str, run_id: str,
+                      network_mode: str = "none") -> dict[str, Any]:
+    """The docker SDK's ``containers.create`` keywords for one grading run (``network_mode``:
+    ``container:ID`` of a capture sidecar with no network either, for ``--capture``)."""
     program = request.program.resolve()
     inside = f"{LEARNER_DIR}/{program.name}"
     volumes = {str(program): {"bind": inside, "mode": "ro"}}
@@ -100,7 +106,7 @@ def container_options(request: Request, *, image: str, run_id: str) -> dict[str,
         "entrypoint": [],
         "command": driver_command(request, inside),
         "labels": labels(role="check", run=run_id),
-        "network_mode": "none",
+        "network_mode": network_mode,
         "user": "0:0",
         "cap_drop": ["ALL"],
         "cap_add": list(CAPABILITIES),
@@ -139,12 +145,13 @@ def _client() -> Any:
     return client
 
 
-def _start(client: Any, request: Request, image: str, run_id: str) -> Any:
+def _start(client: Any, request: Request, image: str, run_id: str,
+           network_mode: str = "none") -> Any:
     import docker.errors
 
     try:
         container = client.containers.create(
-            **container_options(request, image=image, run_id=run_id))
+            **container_options(request, image=image, run_id=run_id, network_mode=network_mode))
     except docker.errors.ImageNotFound:
         raise EnvironmentProblem(
             f"image {image} is missing: run scripts/start-lab (or scripts/build-images), "
@@ -175,6 +182,23 @@ def _follow(container: Any, deliver: OnResult) -> tuple[list[CheckResult], list[
 
 async def _in_container(request: Request, image: str, deliver: OnResult) -> list[CheckResult]:
     client = await trio.to_thread.run_sync(_client)
+    if request.capture is None:
+        return await _graded(client, request, image, deliver, "none")
+    from lab.capture.sidecar import MAX_SECONDS, CaptureSpec, Host, capturing
+
+    spec = CaptureSpec(seconds=min(request.time_limit(), MAX_SECONDS), interface="lo",
+                       filter="tcp")
+    async with capturing(Host(client, image), None, spec, request.capture) as capture:
+        try:
+            return await _graded(client, request, image, deliver,
+                                 f"container:{capture.program.container.id}")
+        finally:
+            with trio.CancelScope(shield=True):
+                await capture.stop()
+
+
+async def _graded(client: Any, request: Request, image: str, deliver: OnResult,
+                  network_mode: str) -> list[CheckResult]:
     run_id = uuid.uuid4().hex[:12]
 
     def from_thread(result: CheckResult) -> None:
@@ -182,7 +206,8 @@ async def _in_container(request: Request, image: str, deliver: OnResult) -> list
 
     try:
         with trio.fail_after(request.time_limit()):
-            container = await trio.to_thread.run_sync(_start, client, request, image, run_id)
+            container = await trio.to_thread.run_sync(
+                _start, client, request, image, run_id, network_mode)
             # Abandoned on cancellation: removing the container below ends its log stream.
             results, other = await trio.to_thread.run_sync(
                 _follow, container, from_thread, abandon_on_cancel=True)

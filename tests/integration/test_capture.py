@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import docker
 import pytest
 import trio
 
@@ -18,11 +19,12 @@ from lab.capture.summary import Connection, summarize
 from lab.containers import find_labelled
 from lab.errors import CaptureError
 from lab.faults.context import LabContext
-from lab.labels import LABEL_PREFIX
+from lab.labels import LABEL_PREFIX, SESSION_ID
 from lab.stack import Stack
 from tests.support.stacks import host_port
 
 LAB = Path(sys.executable).parent / "lab"
+ROOT = Path(__file__).resolve().parents[2]
 LINES = b"/nick capture\nhello from lab capture\n/quit\n"
 
 
@@ -116,3 +118,26 @@ def test_lab_capture_runs_a_command_during_the_capture_and_summarises_it(
          "--output", str(tmp_path / "other.pcap"), "--", "sh", "-c", "exit 3"],
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert failing.returncode == 3, failing.stdout + failing.stderr
+
+
+async def test_lab_check_capture_records_the_checks_on_the_grading_containers_loopback(
+        docker_lab: None, tmp_path: Path) -> None:
+    from lab.exercises.ex01_first_connection import EXERCISE as FIRST
+    from lab.exercises.runner import Request, grade
+
+    program = ROOT / "exercises" / "01-first-connection" / "reference_server.py"
+    output = tmp_path / "checks.pcap"
+    request = Request(FIRST, program, "server", 1, capture=output)
+    with trio.fail_after(request.time_limit() + 60):
+        results = await grade(request)
+    assert [r.verdict for r in results] == ["pass"] * len(results) and results
+    summary = summarize(read_segments(output).segments)
+    assert summary.connections, "the checks made no connection on the loopback"
+    assert {c.server.host for c in summary.connections} == {"127.0.0.1"}
+    assert any(c.handshake.complete and c.by_client.payload > 0 for c in summary.connections)
+    client = docker.from_env()
+    try:
+        assert find_labelled(client, {f"{LABEL_PREFIX}.role": "capture",
+                                      f"{LABEL_PREFIX}.session": SESSION_ID}) == []
+    finally:
+        client.close()

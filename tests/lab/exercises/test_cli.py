@@ -38,7 +38,7 @@ def test_the_command_line_becomes_one_call_to_run(monkeypatch: pytest.MonkeyPatc
     assert result.exit_code == 0, result.output
     run_mock.assert_called_once_with(
         exercise_name="1", program=Path(SERVER), role="server", seed=9, only=("a", "b"),
-        local=True, json_out=Path("out.json"))
+        local=True, json_out=Path("out.json"), capture=None)
 
 
 def test_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,7 +47,18 @@ def test_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0
     assert run_mock.call_args.kwargs == {
         "exercise_name": "first-connection", "program": Path(SERVER), "role": None,
-        "seed": cli.DEFAULT_SEED, "only": (), "local": False, "json_out": None}
+        "seed": cli.DEFAULT_SEED, "only": (), "local": False, "json_out": None,
+        "capture": None}
+
+
+def test_capture_names_a_file_and_is_not_for_local_grading(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result, run_mock = invoke("check", "1", SERVER, "--capture", "checks.pcap")
+    assert result.exit_code == 0, result.output
+    assert run_mock.call_args.kwargs["capture"] == Path("checks.pcap")
+    result = CliRunner().invoke(main, ["check", "1", SERVER, "--local", "--capture", "x.pcap"])
+    assert result.exit_code == 2 and "not with --local" in result.output
 
 
 def test_runs_exit_status_is_the_commands(monkeypatch: pytest.MonkeyPatch) -> None:
