@@ -63,7 +63,7 @@ async def handles_client_close(ctx: CheckContext) -> Outcome:
         async with await ctx.connect():
             pass  # connect, then close without sending a byte
         await trio.sleep(0.3)
-        if not program.alive:
+        if await program.wait_exit(0) is not None:
             return Outcome(False, "a client closed without sending anything and the server "
                            f"exited (status {program.returncode})"
                            + (f"; stderr: {program.stderr_tail()}" if program.stderr else ""))

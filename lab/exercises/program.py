@@ -36,6 +36,7 @@ import trio
 OUTPUT_LIMIT = 1 << 20
 """Bytes of stdout (and of stderr) kept; the rest is counted and dropped."""
 REAP_TIMEOUT = 5.0
+DRAIN_TIMEOUT = 0.5  # after an exit, for the pipes' last bytes (a child may hold them open)
 NOBODY = 65534
 SETPRIV = (
     "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
@@ -154,10 +155,27 @@ class LearnerProgram:
         return substring in self.output[after:]
 
     async def wait_exit(self, timeout: float) -> int | None:
-        """The exit status once it has exited within ``timeout``; None if it still runs."""
+        """The exit status once it has exited within ``timeout``; None if it still runs.
+
+        Once it has exited, what it wrote last is read too (briefly waited for),
+        so ``output`` and ``stderr`` are whole.
+        """
         with trio.move_on_after(timeout):
-            return await self.process.wait()
+            await self.process.wait()
+        if self.process.returncode is not None:
+            await self.wait_output_closed(DRAIN_TIMEOUT)
         return self.process.returncode
+
+    async def wait_output_closed(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) until stdout and stderr are read to their end.
+
+        After the program exits, what it wrote last may still be in the pipes:
+        read it before quoting its output or stderr.
+        """
+        with trio.move_on_after(timeout):
+            for capture in (self._stdout, self._stderr):
+                while not capture.closed:
+                    await capture.changed()
 
     def kill(self) -> None:
         """SIGKILL to the program's whole process group (its session)."""
