@@ -19,8 +19,9 @@ tutorial-style server opens it at once), or :data:`HEADER_WAIT` at most, so
 that the header and the data do not arrive together by accident.
 
 Client checks (netlab's upload server, in-process, classic mode, on the
-exercise port): files typed arrive intact and the client prints
-``NAME: stored``; the same when the reply ``true`` arrives in pieces (the
+exercise port): the check types each file's full path (the files lie in a
+folder of its own, which the client may read); they arrive intact and the
+client prints ``NAME: stored``; the same when the reply ``true`` arrives in pieces (the
 fault proxy slices what the server sends).
 """
 
@@ -228,22 +229,27 @@ async def several_files(ctx: CheckContext) -> Outcome:
 async def _client_uploads(ctx: CheckContext, files: list[tuple[str, bytes]],
                           *, sliced: bool = False) -> Outcome:
     root = ctx.scratch / "uploads"
+    # The files to upload, where the client (perhaps another user) may read them.
+    shelf = ctx.scratch / "to-upload"
+    shelf.mkdir()
+    shelf.chmod(0o755)
+    for name, data in files:
+        (shelf / name).write_bytes(data)
+        (shelf / name).chmod(0o644)
     async with ctx.reference_server("upload", root=root) as upstream:
         toxics = (Slicer(name="slicer", stream="downstream", average_size=1, delay=20),)
         async with ctx.proxy(upstream, *(toxics if sliced else ()), listen_port=ctx.port), \
                 ctx.client_program() as program:
-            for name, data in files:
-                (program.workdir / name).write_bytes(data)
-                (program.workdir / name).chmod(0o644)
             for number, (name, data) in enumerate(files, 1):
-                await program.send_line(name)
+                typed = str(shelf / name)
+                await program.send_line(typed)
                 if not await program.wait_output(f"{name}: stored", REPLY_WAIT):
                     printed = program.output[-160:]
                     arrived = _stored(root, name, data)
                     fate = ("the server stored it whole" if not arrived
                             else f"on the server: {arrived}")
                     tail = program.stderr_tail(2)
-                    return Outcome(False, f"typed {name!r} (file {number} of {len(files)}, "
+                    return Outcome(False, f"typed {typed!r} (file {number} of {len(files)}, "
                                    f"{len(data)} bytes): {fate}; the client printed "
                                    f"{printed!r}, not '{name}: stored'"
                                    + (f"; its stderr: {tail}" if tail else ""))
