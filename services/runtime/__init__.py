@@ -1,8 +1,9 @@
 """The thin Trio layer every netlab server stands on.
 
 ``serve`` accepts connections and runs one handler task each; ``PeerConnection``
-wraps a stream with the one writer task, timeouts and counters; ``Lifecycle``
-carries graceful shutdown; ``logs`` writes structured lines.
+wraps a stream with a send queue, timeouts and counters; ``Flusher`` writes every
+connection's queue, once a scheduler pass; ``Lifecycle`` carries graceful shutdown;
+``logs`` writes structured lines.
 
 Every service's server stands on the skeleton in ``server`` (construction,
 ``run``, per-connection error logging) and, with a netlab and a classic mode,
