@@ -163,14 +163,18 @@ async def test_shutdown_answers_a_running_classic_command_with_the_reason(
     start_server: StartExec, nursery: trio.Nursery,
 ) -> None:
     server = await start_server(grace_period=1.0, kill_grace=0.2)
+    said = b"bye\n"
 
     async def shut_down_soon() -> None:
-        await wait_for(lambda: server.counters.extra["commands_started"] == 1)
+        # Not at the command's start: the shell may not have written yet, and a command
+        # killed before its echo has nothing to answer. Once the server holds the line
+        # (counted in the classic answers' memory), the command has said it.
+        await wait_for(lambda: server.server.ctx.classic_held == len(said))
         server.lifecycle.request_shutdown("test")
 
     nursery.start_soon(shut_down_soon)
     (answer,) = await ask(server.port, b"echo bye >&2; sleep 30")
-    assert answer == b"bye\nnetlab: server shutting down; command killed\n"
+    assert answer == said + b"netlab: server shutting down; command killed\n"
     with trio.fail_after(5):
         await server.lifecycle.stopped.wait()
 
