@@ -29,6 +29,7 @@ from services.runtime.counters import Counters
 from services.runtime.lifecycle import Lifecycle
 from services.upload.config import UploadConfig
 from services.upload.server import UploadServer
+from tests.support.uids import sandbox_uids
 
 HOST = "127.0.0.1"
 EXEC_TOKEN = "s3cret-token"
@@ -114,8 +115,12 @@ async def start_chat(nursery: trio.Nursery, **overrides: Any) -> ChatHandle:
 
 
 async def start_exec(nursery: trio.Nursery, **overrides: Any) -> ExecHandle:
-    """An exec server accepting ``EXEC_TOKEN`` unless ``token=`` says otherwise."""
-    config = ExecConfig(**{"host": HOST, "port": 0, "token": EXEC_TOKEN, **overrides})
+    """An exec server accepting ``EXEC_TOKEN`` unless ``token=`` says otherwise.
+
+    Its sandbox lends this test process's own uids (:mod:`tests.support.uids`).
+    """
+    config = ExecConfig(**{"host": HOST, "port": 0, "token": EXEC_TOKEN,
+                           "sandbox_uids": sandbox_uids(), **overrides})
     server = ExecServer(config, logger=LOGGER)
     port: int = await nursery.start(server.run)
     return ExecHandle(
