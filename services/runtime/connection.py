@@ -188,8 +188,16 @@ class PeerConnection:
         return True
 
     async def send(self, data: bytes) -> None:
-        """Queue ``data``, waiting for room (back-pressure) at most the send timeout."""
-        await trio.lowlevel.checkpoint()
+        """Queue ``data``, waiting for room (back-pressure) at most the send timeout.
+
+        With room, ``data`` is queued before the task yields (as a memory
+        channel's ``send`` does): what other tasks queue meanwhile goes after it.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self._closed or len(self._pending) < self.config.queue_size:
+            self._queue_or_refuse(data)
+            await trio.lowlevel.cancel_shielded_checkpoint()  # queued: only a schedule point
+            return
         with trio.move_on_after(self.config.send_timeout) as scope:
             while not self._closed and len(self._pending) >= self.config.queue_size:
                 if self._room is None:
@@ -197,6 +205,10 @@ class PeerConnection:
                 await self._room.wait()
         if scope.cancelled_caught:
             raise PeerTimeout(f"peer did not read for {self.config.send_timeout:g} s")
+        self._queue_or_refuse(data)
+
+    def _queue_or_refuse(self, data: bytes) -> None:
+        """``send``'s end: queue ``data``, or raise why the connection takes no more."""
         if self._closed:
             raise self.failure or PeerClosed("connection is closing")
         self._queue(data)

@@ -195,6 +195,29 @@ async def test_a_full_queue_refuses_and_send_waits_for_room() -> None:
         assert b"".join(stream.sends) == b"123"
 
 
+async def test_send_with_room_queues_before_another_task_runs() -> None:
+    # Like a memory channel's send: with room, the bytes are queued before send() yields,
+    # so what another task queues once it runs goes after them (an exec command's output,
+    # then its EXIT). Each round wakes the other task just before send() is called.
+    stream = Recording()
+    async with trio.open_nursery() as nursery:
+        conn = recording_connection(nursery, stream)
+        async with conn.session(), trio.open_nursery() as others:
+            for _ in range(20):
+                go = trio.Event()
+
+                async def other(go: trio.Event = go) -> None:
+                    await go.wait()
+                    assert conn.send_nowait(b"2")
+
+                others.start_soon(other)
+                await trio.testing.wait_all_tasks_blocked()
+                go.set()
+                await conn.send(b"1")
+                await trio.testing.wait_all_tasks_blocked()
+    assert b"".join(stream.sends) == b"12" * 20
+
+
 async def test_end_stops_the_body_and_still_sends_what_is_queued() -> None:
     stream = Recording()
     async with trio.open_nursery() as nursery:
