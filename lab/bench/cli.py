@@ -34,6 +34,7 @@ from lab.bench.sampler import LoadSampler, machine
 from lab.cli import LazyGroup
 from lab.errors import LabError
 from lab.scenarios.session import LabSession
+from services.runtime.options import USAGE_ERROR, exit_statuses
 
 SECTIONS = {
     "upload": "lab.bench.upload",
@@ -49,7 +50,9 @@ def section_runner(name: str) -> Section:
     return runner
 
 
-@click.command("bench")
+@click.command("bench", epilog=exit_statuses({
+    "0": "every figure was measured", "1": "a figure could not be measured (its error is shown)",
+    **USAGE_ERROR}))
 @click.argument("sections", nargs=-1, type=click.Choice([*SECTIONS, "all"]))
 @click.option("--quick", is_flag=True,
               help="Small loads: proves the bench works, in about a minute a section.")
@@ -61,12 +64,8 @@ def section_runner(name: str) -> Section:
 @click.option("--profile", "profile_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Record netlab's server under each load with py-spy; write "
               "DIR/SECTION-FIGURE.txt (collapsed stacks) and DIR/SECTION-summary.md.")
-@click.option("--profile-native", is_flag=True,
-              help="With --profile: C frames too (py-spy --native; pauses the server at "
-              "every sample, so the figures suffer more).")
 def cli(sections: tuple[str, ...], quick: bool, json_file: Path | None,
-        markdown_file: Path | None, project: str | None, profile_dir: Path | None,
-        profile_native: bool) -> None:
+        markdown_file: Path | None, project: str | None, profile_dir: Path | None) -> None:
     """Measure netlab's servers against baselines started in the same run."""
     chosen = list(SECTIONS) if not sections or "all" in sections else list(dict.fromkeys(sections))
     profiler = None
@@ -75,9 +74,7 @@ def cli(sections: tuple[str, ...], quick: bool, json_file: Path | None,
         if executable is None:
             raise click.UsageError(f"--profile needs py-spy, which is not installed: "
                                    f"{INSTALL_HINT}")
-        profiler = Recorder(profile_dir, executable=executable, native=profile_native)
-    elif profile_native:
-        raise click.UsageError("--profile-native goes with --profile DIR")
+        profiler = Recorder(profile_dir, executable=executable)
     record = run(sections=chosen, quick=quick, json_file=json_file, project=project,
                  profiler=profiler)
     if markdown_file is not None:

@@ -9,8 +9,8 @@ sections (through :class:`lab.bench.context.BenchContext`)::
 finds the server's process on this machine (the container's init's host pid,
 ``State.Pid``, then the Python descendant whose command line holds `` serve``),
 runs ``py-spy record --pid PID --rate RATE --format raw --nonblocking``
-(``--native`` instead of ``--nonblocking`` when asked: C frames too, at the
-price of pausing the server at every sample) for the block, and stops it
+for the block (Python frames only: py-spy's ``--native`` cannot unwind the
+C frames of a process in a container, ``UNW_EBADREG``), and stops it
 with SIGINT (py-spy then writes what it sampled). Recordings of the same
 figure (the rounds of a section) are merged; :meth:`Recorder.write` writes
 ``DIR/SECTION-FIGURE.txt`` (collapsed stacks, py-spy's raw format) and
@@ -155,18 +155,16 @@ def container_server_pid(container: Any) -> int:
 class Recorder:
     """py-spy recordings of netlab's servers, by section and figure, written to ``directory``."""
 
-    def __init__(self, directory: Path, *, executable: str, rate: int = RATE,
-                 native: bool = False) -> None:
+    def __init__(self, directory: Path, *, executable: str, rate: int = RATE) -> None:
         self.directory = directory
         self.executable = executable
         self.rate = rate
-        self.native = native
         self.profiles: dict[str, dict[str, Profile]] = {}  # section -> figure -> merged
 
     def argv(self, pid: int, output: Path) -> list[str]:
         return [self.executable, "record", "--pid", str(pid), "--rate", str(self.rate),
                 "--format", "raw", "--output", str(output), "--duration", str(MAX_SECONDS),
-                "--native" if self.native else "--nonblocking"]
+                "--nonblocking"]
 
     @asynccontextmanager
     async def record(self, container: Any, section: str, figure: str) -> AsyncIterator[None]:

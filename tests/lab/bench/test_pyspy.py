@@ -94,8 +94,6 @@ def test_profile_without_py_spy_is_a_usage_error(tmp_path: Path,
     result = CliRunner().invoke(bench_cli.cli, ["upload", "--profile", str(tmp_path / "p")])
     assert result.exit_code == 2
     assert "--profile needs py-spy" in result.output and "netlab[profile]" in result.output
-    result = CliRunner().invoke(bench_cli.cli, ["upload", "--profile-native"])
-    assert result.exit_code == 2 and "goes with --profile" in result.output
 
 
 @dataclass
