@@ -33,6 +33,7 @@ from lab.capture.render import render
 from lab.capture.sidecar import MAX_PACKETS, MAX_SECONDS, SERVICE_PORT, CaptureSpec, capturing
 from lab.capture.summary import summarize
 from lab.errors import CaptureError, LabError, StackError
+from services.runtime.options import USAGE_ERROR, exit_statuses
 
 SERVICES = ("chat", "exec", "upload", "gateway")
 DEFAULT_PROJECT = "netlab"
@@ -93,7 +94,9 @@ async def run_command(command: tuple[str, ...]) -> int:
     return done.returncode if done.returncode >= 0 else 128 - done.returncode
 
 
-@click.command("capture")
+@click.command("capture", epilog=exit_statuses({
+    "0": "captured and summarised", "1": "the capture could not run (no lab, no such service...)",
+    "N": "the COMMAND's own status, when it failed", **USAGE_ERROR}))
 @click.argument("service", required=False, type=click.Choice(SERVICES))
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("--project", default=lambda: os.environ.get("COMPOSE_PROJECT_NAME")

@@ -26,6 +26,7 @@ from lab.exercises.catalog import EXERCISES, find
 from lab.exercises.model import CheckResult, Exercise, Role
 from lab.exercises.render import exit_status, progress_line, show
 from lab.exercises.runner import Request, grade
+from services.runtime.options import USAGE_ERROR, exit_statuses
 
 DEFAULT_SEED = 1
 CANNOT_GRADE = 3
@@ -107,7 +108,10 @@ def run(
     return exit_status(results)
 
 
-@click.command("check")
+@click.command("check", epilog=exit_statuses({
+    "0": "every check passed", "1": "a check failed",
+    str(CANNOT_GRADE): "the grading could not run (no Docker, no image...: the message says why)",
+    **USAGE_ERROR}))
 @click.argument("exercise_name", metavar="EXERCISE", required=False)
 @click.argument("program", required=False,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))

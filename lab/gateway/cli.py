@@ -23,8 +23,8 @@ import click
 
 from lab.gateway.routes import PublicAddress, Route, RouteError
 from lab.gateway.server import ENV_PREFIX, Gateway, GatewayConfig
-from services.runtime.main import main
-from services.runtime.options import build_config, config_options
+from services.runtime.main import SERVER_EXIT_STATUSES, main
+from services.runtime.options import build_config, config_options, exit_statuses
 
 TOKEN_ENV = f"{ENV_PREFIX}CONTROL_TOKEN"
 
@@ -36,7 +36,7 @@ def _parse(kind: type[Route] | type[PublicAddress], values: tuple[str, ...]) -> 
         raise click.BadParameter(str(exc)) from None
 
 
-@click.command()
+@click.command(epilog=exit_statuses(SERVER_EXIT_STATUSES))
 @click.option("--route", "routes", multiple=True, required=True, metavar="[NAME@]PORT=HOST:PORT",
               help="Listen on PORT and forward to HOST:PORT through the fault proxy NAME "
                    "(default: HOST) (repeatable).")

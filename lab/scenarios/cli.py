@@ -30,6 +30,7 @@ from lab.scenarios.progress import Progress
 from lab.scenarios.runner import run_plan
 from lab.scenarios.session import LabSession
 from lab.schedule import Plan
+from services.runtime.options import USAGE_ERROR, exit_statuses
 
 DEFAULT_SEED = 1
 RUNS_DIR = Path("lab-runs")
@@ -54,7 +55,9 @@ def list_command() -> None:
         click.echo(f"{scenario.name:24} {scenario.family:10} {scenario.summary}")
 
 
-@cli.command("run")
+@cli.command("run", epilog=exit_statuses({
+    "0": "every scenario passed", "1": "a scenario failed, or the lab could not run it",
+    **USAGE_ERROR}))
 @click.argument("names", nargs=-1)
 @click.option("--all", "run_all", is_flag=True, help="Run every scenario.")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,

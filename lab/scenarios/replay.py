@@ -18,6 +18,7 @@ from rich.table import Table
 
 from lab.results import RunRecord, ScenarioResult
 from lab.scenarios.cli import run
+from services.runtime.options import USAGE_ERROR, exit_statuses
 
 
 def verdicts(result: ScenarioResult) -> dict[str, str]:
@@ -42,7 +43,9 @@ def differences(before: RunRecord, after: RunRecord) -> list[tuple[str, str, str
     return found
 
 
-@click.command("replay")
+@click.command("replay", epilog=exit_statuses({
+    "0": "the same verdicts as the saved run", "1": "a verdict changed (the table shows which)",
+    **USAGE_ERROR}))
 @click.argument("run_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--scenario", "names", multiple=True, help="Replay only these scenarios.")
 @click.option("--project", default=None, help="Use this running compose project.")

@@ -16,8 +16,14 @@ import trio
 
 from services.chat.config import DEFAULT_PORT, ChatConfig
 from services.chat.server import process_server
-from services.runtime.main import main
-from services.runtime.options import build_config, config_options, option
+from services.runtime.main import SERVER_EXIT_STATUSES, main
+from services.runtime.options import (
+    USAGE_ERROR,
+    build_config,
+    config_options,
+    exit_statuses,
+    option,
+)
 from services.runtime.retry import Backoff
 
 
@@ -26,14 +32,22 @@ def cli() -> None:
     """Chat: rooms and nicknames over lines of text (nc and telnet welcome)."""
 
 
-@cli.command()
+@cli.command(epilog=exit_statuses(SERVER_EXIT_STATUSES))
 @config_options(ChatConfig, port=DEFAULT_PORT)
 def serve(**options: Any) -> None:
     """Run the chat server (SIGTERM or SIGINT: tell clients, close, exit 0)."""
     main(build_config(ChatConfig, options), process_server)
 
 
-@cli.command()
+CLIENT_EXIT_STATUSES = {
+    "0": "stdin ended (Ctrl-D, or the end of a piped file): the client said /quit",
+    "1": "the server could not be reached, refused the nickname or room, kicked the client, "
+         "or the connection was lost and reconnecting failed",
+    **USAGE_ERROR,
+}
+
+
+@cli.command(epilog=exit_statuses(CLIENT_EXIT_STATUSES))
 @option("host", default="127.0.0.1", help="Server address.")
 @option("port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, help="Server port.")
 @click.option("--nick", help="Nickname to take (default: the guest name the server gives).")

@@ -17,7 +17,9 @@ import trio
 
 from services.remote_exec.client import (
     EXIT_AUTH,
+    EXIT_OUTPUT_LIMIT,
     EXIT_PROTOCOL,
+    EXIT_TIMEOUT,
     EXIT_UNAVAILABLE,
     AuthFailed,
     ExecError,
@@ -34,11 +36,26 @@ from services.remote_exec.config import (
     ExecConfig,
 )
 from services.remote_exec.server import ExecServer
-from services.runtime.main import main
-from services.runtime.options import build_config, config_options
+from services.runtime.main import SERVER_EXIT_STATUSES, main
+from services.runtime.options import USAGE_ERROR, build_config, config_options, exit_statuses
 
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as a shell reports it
 STDIN_READ = 64 * 1024
+
+RUN_EXIT_STATUSES = {
+    "0-255": "the command's own exit status, when it exited by itself",
+    "128+N": "signal N ended the command",
+    str(EXIT_TIMEOUT): "the command ran past its time limit and was killed (as timeout(1))",
+    str(EXIT_OUTPUT_LIMIT): "the command printed more than the output cap and was killed",
+    str(EXIT_AUTH): "the server refused the token (auth-failed)",
+    str(EXIT_UNAVAILABLE): "the server could not be reached, refused the command (busy, "
+                           "shutting-down...) or the connection broke",
+    str(EXIT_PROTOCOL): "the server sent bytes that break the protocol",
+    str(EXIT_INTERRUPTED): "interrupted (Ctrl-C): the connection is closed, the server kills "
+                           "the command",
+    **USAGE_ERROR,
+}
+"""``netlab exec run``'s statuses; a command's own status may be any of them too."""
 
 
 @click.group()
@@ -46,7 +63,7 @@ def cli() -> None:
     """Remote command execution that streams, never deadlocks and leaves no process behind."""
 
 
-@cli.command()
+@cli.command(epilog=exit_statuses(SERVER_EXIT_STATUSES))
 @config_options(ExecConfig, port=DEFAULT_PORT)
 @click.option("--token-file", envvar=TOKEN_FILE_ENV,
               type=click.Path(dir_okay=False, path_type=Path),
@@ -90,7 +107,7 @@ def _write(stream: Any) -> Callable[[bytes], None]:
     return write
 
 
-@cli.command(name="run")
+@cli.command(name="run", epilog=exit_statuses(RUN_EXIT_STATUSES))
 @click.argument("command", nargs=-1, required=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Server address.")
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
@@ -112,8 +129,7 @@ def run_command(command: tuple[str, ...], host: str, port: int, token: str,
 
     Several words are joined with spaces, as ssh does: quote a pipeline as
     one word. Exits with the command's exit status, 128+N if signal N ended
-    it, 124 on its time limit, 125 on the output cap, 77 for a wrong token,
-    69 if the server is unreachable or busy.
+    it, or one of the statuses below.
     """
     if token_file is not None:
         token = read_token_file(token_file)

@@ -37,6 +37,14 @@ from services.runtime.counters import Counters
 from services.runtime.errors import leaves
 from services.runtime.lifecycle import Lifecycle
 from services.runtime.logs import configure_logging, log_event
+from services.runtime.options import USAGE_ERROR
+
+SERVER_EXIT_STATUSES = {
+    "0": "stopped by SIGTERM or SIGINT, after a graceful shutdown",
+    "1": "could not serve (its port is taken, its address is not this machine's...)",
+    **USAGE_ERROR,
+}
+"""What every ``serve`` command exits with (its ``--help`` and docs/reference/cli.md list them)."""
 
 STATS_SEND_TIMEOUT = 2.0
 SPARE_FDS = 64

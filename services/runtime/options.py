@@ -146,3 +146,30 @@ def build_config(config_class: Callable[..., C], options: Mapping[str, Any], **e
         return config_class(**options, **extra)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+EXIT_HEADING = "Exit status:"
+USAGE_ERROR = {"2": "a usage error: an unknown option, a value out of range (click)"}
+
+
+def exit_statuses(statuses: Mapping[str, str]) -> str:
+    """A command's ``epilog`` listing its exit statuses, each with what it means.
+
+    ``--help`` shows it as written (click's ``\\b`` keeps the lines), and
+    ``docs/reference/cli.md`` reads it back with :func:`read_exit_statuses`.
+    """
+    width = max(len(code) for code in statuses)
+    lines = [f"  {code:<{width}}  {meaning}" for code, meaning in statuses.items()]
+    return "\n".join(["\b", EXIT_HEADING, *lines])
+
+
+def read_exit_statuses(epilog: str | None) -> dict[str, str]:
+    """The statuses an :func:`exit_statuses` epilog lists (none for any other epilog)."""
+    lines = (epilog or "").splitlines()
+    if EXIT_HEADING not in lines:
+        return {}
+    found = {}
+    for line in lines[lines.index(EXIT_HEADING) + 1:]:
+        code, _, meaning = line.strip().partition("  ")
+        found[code] = meaning.strip()
+    return found

@@ -24,8 +24,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from services.runtime.main import main
-from services.runtime.options import build_config, config_options
+from services.runtime.main import SERVER_EXIT_STATUSES, main
+from services.runtime.options import USAGE_ERROR, build_config, config_options, exit_statuses
 from services.upload.client import (
     UploadError,
     UploadRefused,
@@ -39,13 +39,21 @@ from services.upload.server import UploadServer
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
+CLIENT_EXIT_STATUSES = {
+    "0": "done",
+    "1": "the server refused (the message names the protocol's error code), could not be "
+         "reached, or the connection broke and the retries ran out",
+    **USAGE_ERROR,
+}
+CLIENT_EPILOG = exit_statuses(CLIENT_EXIT_STATUSES)
+
 
 @click.group()
 def cli() -> None:
     """Verified, atomic, resumable file uploads: server and client."""
 
 
-@cli.command()
+@cli.command(epilog=exit_statuses(SERVER_EXIT_STATUSES))
 @config_options(UploadConfig, port=DEFAULT_PORT)
 def serve(**options: Any) -> None:
     """Run the upload server (for netlab and tutorial clients)."""
@@ -93,7 +101,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-@cli.command()
+@cli.command(epilog=CLIENT_EPILOG)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", help="Name to store the file under (default: the file's name).")
 @click.option("--overwrite", is_flag=True, help="Replace a stored file of the same name.")
@@ -110,7 +118,7 @@ def put(file: Path, name: str | None, overwrite: bool, retries: int, host: str, 
     click.echo(f"stored {stored.name} {stored.size} bytes sha256={stored.sha256}")
 
 
-@cli.command()
+@cli.command(epilog=CLIENT_EPILOG)
 @click.argument("name")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to save (default: NAME in the current directory).")
@@ -128,7 +136,7 @@ def get(name: str, output: Path | None, retries: int, host: str, port: int,
     click.echo(f"saved {dest} {info.size} bytes sha256={info.sha256} (verified)")
 
 
-@cli.command(name="list")
+@cli.command(name="list", epilog=CLIENT_EPILOG)
 @client_options
 def list_files(host: str, port: int, connect_timeout: float, timeout: float) -> None:
     """List stored files: size, modification time (UTC) and name."""
@@ -143,7 +151,7 @@ def list_files(host: str, port: int, connect_timeout: float, timeout: float) -> 
     _run(talk)
 
 
-@cli.command()
+@cli.command(epilog=CLIENT_EPILOG)
 @click.argument("name")
 @client_options
 def stat(name: str, host: str, port: int, connect_timeout: float, timeout: float) -> None:
