@@ -2,9 +2,9 @@
 
 A page under ``docs/reference/`` is prose written by hand around parts made
 from the code: each part sits between ``<!-- NAME:begin -->`` and
-``<!-- NAME:end -->``, and a module of ``netlab`` says what goes there
-(:data:`PAGES`: page → ``MODULE`` or ``MODULE:ATTRIBUTE``, the mapping of
-each NAME to the function that makes it, ``SECTIONS`` by default). ``tests/test_reference_pages.py`` checks that every
+``<!-- NAME:end -->``. :data:`PAGES` maps each page to ``MODULE`` or
+``MODULE:ATTRIBUTE``: the mapping of each NAME to the function that makes it
+(``SECTIONS`` by default). ``tests/test_reference_pages.py`` checks that every
 page holds exactly what its functions make, so a page cannot drift from the
 code; after a change, ``python -m netlab.docgen`` rewrites every page (or the
 pages named).
