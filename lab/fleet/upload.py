@@ -37,7 +37,7 @@ from services.upload.client import (
     connect_stream,
 )
 from services.upload.events import UploadErrorCode
-from services.upload.protocol import DATA_FRAME_LIMIT, State
+from services.upload.protocol import DATA_FRAME_LIMIT
 from services.wire.preface import encode_preface
 
 # Resumes until about 26 s after the break: a server that has not yet seen the old
@@ -201,7 +201,7 @@ class UploadRun:
             stored = await client.put(item, overwrite=True, progress=progress)
         except UploadRefused as exc:
             self.log.fail("put", {"op": op, "code": exc.code, "message": exc.message})
-            if client.proto.state is not State.IDLE:
+            if exc.fatal:
                 await self._drop(f"{exc.code}: {exc.message}")
             return exc.code in RESUMABLE
         except UploadError as exc:

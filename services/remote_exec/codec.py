@@ -30,7 +30,8 @@ from services.remote_exec.events import (
 from services.wire.errors import ErrorCode, RemoteProtocolError
 from services.wire.frames import decode_json, encode_json, require
 
-MAX_TEXT = 4096  # error messages, signal names, codes
+MAX_TEXT = 4096  # error messages, signal names
+MAX_CODE = 64  # error codes
 MAX_COUNT = (1 << 63) - 1
 
 
@@ -94,13 +95,17 @@ def encode_payload(event: Event) -> bytes:
                 "stderr_bytes": event.stderr_bytes,
             })
         case Error():
-            return encode_json({"code": event.code, "message": event.message,
+            return encode_json({"code": event.code, "message": event.message[:MAX_TEXT],
                                 "fatal": event.fatal})
     raise TypeError(f"not an exec event: {event!r}")
 
 
-def decode_payload(kind: Kind, payload: bytes) -> Event:
-    """The event a frame of ``kind`` carries; raises RemoteProtocolError if malformed."""
+def decode_payload(kind: Kind, payload: bytes, *, fatal_default: bool = False) -> Event:
+    """The event a frame of ``kind`` carries; raises RemoteProtocolError if malformed.
+
+    ``fatal_default``: what an ERROR without ``fatal`` (from a server older
+    than the field's rule) means; the connection passes its state's answer.
+    """
     if kind is Kind.STDIN:
         return Stdin(payload)
     if kind is Kind.STDOUT:
@@ -126,8 +131,12 @@ def decode_payload(kind: Kind, payload: bytes) -> Event:
                        output_limit=_count(obj, "output_limit"))
     if kind is Kind.EXIT:
         return _exit(obj)
-    return Error(code=_text(obj, "code"), message=_text(obj, "message", required=False),
-                 fatal=_optional_bool(obj, "fatal"))
+    code = _text(obj, "code", limit=MAX_CODE)
+    if not code:
+        raise _bad("field 'code' is empty")
+    return Error(code=code,
+                 message=_text(obj, "message", required=False),
+                 fatal=_optional_bool(obj, "fatal", default=fatal_default))
 
 
 def _exit(obj: dict[str, Any]) -> Exit:
@@ -156,7 +165,7 @@ def _bad(message: str) -> RemoteProtocolError:
 
 def _text(obj: dict[str, Any], key: str, *, limit: int | None = MAX_TEXT,
           required: bool = True) -> str:
-    if not required and key not in obj:
+    if not required and key not in obj:  # absent or null
         return ""
     value: str = require(obj, key, str)
     if limit is not None and len(value) > limit:
@@ -185,8 +194,8 @@ def _optional_seconds(obj: dict[str, Any], key: str) -> float | None:
     return None if obj.get(key) is None else _seconds(obj, key)
 
 
-def _optional_bool(obj: dict[str, Any], key: str) -> bool:
-    if key not in obj:
-        return False
+def _optional_bool(obj: dict[str, Any], key: str, *, default: bool = False) -> bool:
+    if key not in obj:  # absent or null
+        return default
     value: bool = require(obj, key, bool)
     return value

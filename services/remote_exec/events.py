@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from services.wire.errors import FRAMED_PROTOCOL_ERRORS, ErrorSpec, error_table
+
 
 class ExecErrorCode(enum.StrEnum):
     """Error codes of the exec service, in addition to the wire layer's codes."""
@@ -20,6 +22,26 @@ class ExecErrorCode(enum.StrEnum):
     CANCELLED = "cancelled"
     SHUTTING_DOWN = "shutting-down"
     IDLE_TIMEOUT = "idle-timeout"
+
+
+# Every code an exec server sends, whether the connection closes after it, and when.
+ERRORS = error_table((
+    *FRAMED_PROTOCOL_ERRORS,
+    ErrorSpec(ExecErrorCode.AUTH_FAILED, True,
+              "a RUN with a wrong or missing token, or any RUN from an address that sent "
+              "--auth-max-failures wrong tokens within a minute (for --auth-block seconds)"),
+    ErrorSpec(ExecErrorCode.BUSY, None,
+              "answering a RUN: every slot stayed busy for --queue-timeout, or --max-queued "
+              "RUNs already wait (not fatal); on accept past --max-clients (fatal)"),
+    ErrorSpec(ExecErrorCode.BAD_COMMAND, False,
+              "answering a RUN whose command is empty (or only white space) or holds NUL"),
+    ErrorSpec(ExecErrorCode.SPAWN_FAILED, False, "answering a RUN: the shell could not start"),
+    ErrorSpec(ExecErrorCode.CANCELLED, False,
+              "answering a RUN cancelled (CANCEL) while it waited for a slot"),
+    ErrorSpec(ExecErrorCode.SHUTTING_DOWN, True,
+              "the server is shutting down: unprompted, or answering a RUN"),
+    ErrorSpec(ExecErrorCode.IDLE_TIMEOUT, True, "no RUN for --idle-timeout seconds"),
+))
 
 
 class Reason(enum.StrEnum):
@@ -124,7 +146,11 @@ class Exit:
 
 @dataclass(frozen=True, slots=True)
 class Error:
-    """A refusal or failure. ``fatal``: the server closes the connection after it."""
+    """A refusal or failure. ``fatal``: the server closes the connection after it.
+
+    ``code`` is one of :data:`ERRORS` (a client accepts codes it does not
+    know); only an ERROR answering a RUN may be not fatal.
+    """
 
     code: str
     message: str = ""

@@ -11,8 +11,17 @@ by (state, sender, message type), so each knows what the other may send::
     any ──ERROR (fatal)──▶ CLOSED
 
 A command that was STARTED ends with EXIT (unless a fatal ERROR closes the
-connection); a RUN that never started ends with ERROR. An unsolicited ERROR
-(in IDLE) and an ERROR while RUNNING are always fatal.
+connection); a RUN that never started ends with ERROR. Only an ERROR that
+answers a RUN (in ``ANSWERING_STATES``) may be not fatal: an unsolicited
+ERROR (in IDLE) and an ERROR while RUNNING are always fatal. Every ERROR the
+server sends says ``fatal``; one without it (an older server) is read as
+the state says. The codes the server may send, and whether each is fatal,
+are ``ERRORS`` (:mod:`services.remote_exec.events`); sending one against it
+raises :class:`LocalProtocolError`.
+
+A kind only the other side sends is ``unexpected-message`` from its first
+byte, like a message the table does not allow now (a second RUN before the
+first one's EXIT or ERROR); an unknown kind is ``bad-message``.
 
 The client may send STDIN and STDIN_EOF only after STARTED, only if its RUN
 asked for stdin, and nothing after STDIN_EOF; CANCEL while REQUESTED or
@@ -35,6 +44,7 @@ from services.remote_exec.codec import (
     encode_payload,
 )
 from services.remote_exec.events import (
+    ERRORS,
     Cancel,
     Error,
     Event,
@@ -47,7 +57,7 @@ from services.remote_exec.events import (
     StdinEof,
     Stdout,
 )
-from services.wire.errors import ErrorCode
+from services.wire.errors import ErrorCode, check_sent
 from services.wire.frames import MAX_JSON_PAYLOAD, Frame, FrameBuffer, FrameLimits, encode_frame
 from services.wire.protocol import Connection, Role
 from services.wire.sentinels import Closed, NeedData
@@ -78,6 +88,8 @@ TRANSITIONS: dict[tuple[State, Role, type], State] = {
     (State.RUNNING, S, Exit): State.IDLE,
     (State.RUNNING, S, Error): State.CLOSED,
 }
+# The states in which an ERROR answers the client's RUN: only there may it be not fatal.
+ANSWERING_STATES = frozenset({State.REQUESTED})
 
 
 def payload_limits(data_frame_limit: int) -> dict[Kind, int]:
@@ -94,7 +106,8 @@ class ExecConnection(Connection[State, Event]):
         self._limits = payload_limits(data_frame_limit)
         peer_kinds = CLIENT_KINDS if role is S else frozenset(Kind) - CLIENT_KINDS
         # Kinds only our own side sends are refused from their first byte.
-        self._frames = FrameBuffer(FrameLimits({k: self._limits[k] for k in peer_kinds}))
+        self._frames = FrameBuffer(FrameLimits({k: self._limits[k] for k in peer_kinds},
+                                               wrong_side=frozenset(Kind) - peer_kinds))
         super().__init__(role, TRANSITIONS, State.IDLE, self._frames)
         self.stdin_open = False  # the current run takes STDIN and has not ended it
         self._stale_ok = False  # in IDLE right after a run: in-flight client frames dropped
@@ -111,9 +124,11 @@ class ExecConnection(Connection[State, Event]):
         elif isinstance(event, StdinEof):
             self.stdin_open = False
         elif isinstance(event, Error):
-            if (self.state is State.IDLE or self.state is State.RUNNING) and not event.fatal:
+            if self.state not in ANSWERING_STATES and not event.fatal:
                 self._fail(sender, ErrorCode.BAD_MESSAGE,
                            f"ERROR in state {self.state.value} must be fatal")
+            if sender is self.role:
+                check_sent(ERRORS, event.code, event.fatal)
             if event.fatal:
                 new_state = State.CLOSED
         if new_state is State.IDLE and self.state is not State.IDLE:
@@ -140,7 +155,8 @@ class ExecConnection(Connection[State, Event]):
                 # No kind is streamed: the buffer hands out whole frames only.
                 assert isinstance(frame, NeedData | Closed)
                 return frame
-            event = decode_payload(Kind(frame.kind), frame.payload)
+            event = decode_payload(Kind(frame.kind), frame.payload,
+                                   fatal_default=self.state not in ANSWERING_STATES)
             if not self._is_stale(event):
                 return event
 
@@ -149,4 +165,5 @@ class ExecConnection(Connection[State, Event]):
         return encode_frame(kind, encode_payload(event), max_payload=self._limits[kind])
 
 
-__all__ = ["DATA_FRAME_LIMIT", "TRANSITIONS", "ExecConnection", "Role", "State"]
+__all__ = ["ANSWERING_STATES", "DATA_FRAME_LIMIT", "TRANSITIONS", "ExecConnection", "Role",
+           "State"]

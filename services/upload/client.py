@@ -81,12 +81,17 @@ __all__ = [
 
 
 class UploadRefused(UploadError):
-    """The server answered with ERROR; ``code`` says why."""
+    """The server answered with ERROR; ``code`` says why.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``fatal``: the server closed the connection after it (the ERROR said so);
+    otherwise the connection is usable for the next request.
+    """
+
+    def __init__(self, code: str, message: str, *, fatal: bool = False) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.fatal = fatal
 
 
 class ConnectionLost(UploadError):
@@ -145,7 +150,7 @@ class UploadClient:
                 raise ConnectionLost(f"no answer for {limit:g} s")
             self.proto.receive_data(bytes(data))
         if isinstance(event, Error):
-            raise UploadRefused(event.code, event.message)
+            raise UploadRefused(event.code, event.message, fatal=event.fatal)
         return event
 
     async def _expect(self, kind: type[Event]) -> Event:

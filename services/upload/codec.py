@@ -6,7 +6,8 @@ bytes; END carries nothing, or ``{"sha256"}`` when it ends an upload whose
 PUT declared no digest. This module checks each field's JSON type and
 range; *meaning* (is the name allowed, does the file exist) is the server's
 business, so a bad name gets a ``bad-name`` answer rather than a dropped
-connection.
+connection: a request's ``name`` may be any string the frame holds, however
+long.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from services.wire.errors import ErrorCode, RemoteProtocolError
 from services.wire.frames import decode_json, encode_json, require
 
 MAX_SIZE = (1 << 63) - 1
-MAX_TEXT = 4096
+MAX_TEXT = 4096  # names the server sends, error messages
+MAX_CODE = 64  # error codes
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 RESUME_RE = re.compile(r"[0-9a-f]{32}")
 
@@ -115,8 +117,8 @@ def encode_payload(event: Event) -> bytes:
             return encode_json({"name": name, "offset": offset})
         case Meta(name, size, sha256, offset):
             return encode_json({"name": name, "size": size, "sha256": sha256, "offset": offset})
-        case Error(code, message):
-            return encode_json({"code": code, "message": message})
+        case Error(code, message, fatal):
+            return encode_json({"code": code, "message": message[:MAX_TEXT], "fatal": fatal})
     raise TypeError(f"not an upload event: {event!r}")
 
 
@@ -133,9 +135,9 @@ def _size(obj: dict[str, Any], key: str, default: int | None = None) -> int:
     return value
 
 
-def _text(obj: dict[str, Any], key: str, *, limit: int = MAX_TEXT) -> str:
+def _text(obj: dict[str, Any], key: str, *, limit: int | None = MAX_TEXT) -> str:
     value: str = require(obj, key, str)
-    if len(value) > limit:
+    if limit is not None and len(value) > limit:
         raise _bad(f"field {key!r} longer than {limit} characters")
     return value
 
@@ -159,17 +161,48 @@ def _resume(obj: dict[str, Any]) -> str:
 def _file_info(obj: Any, *, with_hash: bool) -> FileInfo:
     if not isinstance(obj, dict):
         raise _bad("file entry is not an object")
-    mtime = require(obj, "mtime", (int, float))
+    try:
+        mtime = float(require(obj, "mtime", (int, float)))
+    except OverflowError:  # an integer too large for a float
+        raise _bad("field 'mtime' out of range") from None
     sha = _sha256(obj) if with_hash else ""
-    return FileInfo(_text(obj, "name"), _size(obj, "size"), float(mtime), sha)
+    return FileInfo(_text(obj, "name"), _size(obj, "size"), mtime, sha)
 
 
-def decode_payload(kind: int, payload: bytes) -> Event:
-    """Decode one whole frame's payload (DATA too, for tests and small frames)."""
+def _request_name(obj: dict[str, Any]) -> str:
+    """The ``name`` of PUT, STAT or GET: any length here; the server's name rules judge it."""
+    return _text(obj, "name", limit=None)
+
+
+def _end(payload: bytes) -> End:
+    """END: empty, or an object whose ``sha256`` is a digest or absent (the same as empty)."""
+    if not payload:
+        return End()
+    obj = decode_json(payload)
+    return End(_sha256(obj)) if "sha256" in obj else End()
+
+
+def _error(obj: dict[str, Any], fatal_default: bool) -> Error:
+    code = _text(obj, "code", limit=MAX_CODE)
+    if not code:
+        raise _bad("field 'code' is empty")
+    message = _text(obj, "message") if "message" in obj else ""
+    fatal = obj.get("fatal", fatal_default)  # absent or null: a server older than the field
+    if not isinstance(fatal, bool):
+        raise _bad("field 'fatal' is not a boolean")
+    return Error(code, message, fatal)
+
+
+def decode_payload(kind: int, payload: bytes, *, fatal_default: bool = False) -> Event:
+    """Decode one whole frame's payload (DATA too, for tests and small frames).
+
+    ``fatal_default``: what an ERROR without ``fatal`` (from a server older
+    than the field) means; the connection passes its state's answer.
+    """
     if kind == Kind.DATA:
         return Data(payload)
     if kind == Kind.END:
-        return End(_sha256(decode_json(payload))) if payload else End()
+        return _end(payload)
     if kind not in CONTROL_KINDS:
         raise _bad(f"unknown message kind 0x{kind:02x}")
     obj = decode_json(payload)
@@ -179,7 +212,7 @@ def decode_payload(kind: int, payload: bytes) -> Event:
             if not isinstance(overwrite, bool):
                 raise _bad("field 'overwrite' is not a boolean")
             sha256 = _sha256(obj) if "sha256" in obj else ""
-            return Put(_text(obj, "name"), _size(obj, "size"), sha256, overwrite, _resume(obj))
+            return Put(_request_name(obj), _size(obj, "size"), sha256, overwrite, _resume(obj))
         case Kind.READY:
             return Ready(_size(obj, "offset"), _resume(obj))
         case Kind.STORED:
@@ -192,12 +225,12 @@ def decode_payload(kind: int, payload: bytes) -> Event:
                 raise _bad("field 'files' missing or not a list")
             return Listing(tuple(_file_info(f, with_hash=False) for f in files))
         case Kind.STAT:
-            return Stat(_text(obj, "name"))
+            return Stat(_request_name(obj))
         case Kind.INFO:
             return Info(_file_info(obj, with_hash=True))
         case Kind.GET:
-            return Get(_text(obj, "name"), _size(obj, "offset", default=0))
+            return Get(_request_name(obj), _size(obj, "offset", default=0))
         case Kind.META:
             return Meta(_text(obj, "name"), _size(obj, "size"), _sha256(obj), _size(obj, "offset"))
         case _:  # Kind.ERROR
-            return Error(_text(obj, "code", limit=64), _text(obj, "message"))
+            return _error(obj, fatal_default)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from services.wire.errors import FRAMED_PROTOCOL_ERRORS, ErrorSpec, error_table
+
 
 class UploadErrorCode(enum.StrEnum):
     """Error codes of the upload service, in addition to the wire layer's codes."""
@@ -29,6 +31,42 @@ class UploadErrorCode(enum.StrEnum):
     IDLE_TIMEOUT = "idle-timeout"
     TIMEOUT = "timeout"
     IO_ERROR = "io-error"
+
+
+# Every code an upload server sends, whether the connection closes after it, and when.
+ERRORS = error_table((
+    *FRAMED_PROTOCOL_ERRORS,
+    ErrorSpec(UploadErrorCode.BAD_NAME, False,
+              "answering PUT, STAT or GET: the name breaks the name rules (any length)"),
+    ErrorSpec(UploadErrorCode.TOO_LARGE, False,
+              "answering PUT: the declared size exceeds --max-file-size"),
+    ErrorSpec(UploadErrorCode.QUOTA_EXCEEDED, False,
+              "answering PUT: the upload would exceed --quota"),
+    ErrorSpec(UploadErrorCode.NO_SPACE, None,
+              "answering PUT: the disk would keep less than --min-free-space (not fatal); "
+              "the disk filled up during the upload: partial deleted (fatal)"),
+    ErrorSpec(UploadErrorCode.EXISTS, False,
+              "answering PUT or an upload's END: the name is taken and the clash policy refuses"),
+    ErrorSpec(UploadErrorCode.HASH_MISMATCH, False,
+              "answering an upload's END: the data's SHA-256 is not the declared one"),
+    ErrorSpec(UploadErrorCode.SIZE_MISMATCH, None,
+              "answering an upload's END before the declared size (not fatal); "
+              "a DATA frame beyond it (fatal)"),
+    ErrorSpec(UploadErrorCode.NOT_FOUND, False, "answering STAT or GET: no such stored file"),
+    ErrorSpec(UploadErrorCode.BAD_OFFSET, False,
+              "answering GET: the offset is past the end of the file"),
+    ErrorSpec(UploadErrorCode.BUSY, None,
+              "answering PUT or GET: --max-uploads uploads in progress, the same upload in "
+              "progress elsewhere, or no download memory within --memory-wait (not fatal); "
+              "on accept past --max-clients (fatal)"),
+    ErrorSpec(UploadErrorCode.SHUTTING_DOWN, True,
+              "the server is draining: unprompted, answering a request, or cutting an upload"),
+    ErrorSpec(UploadErrorCode.IDLE_TIMEOUT, True, "no request for --idle-timeout seconds"),
+    ErrorSpec(UploadErrorCode.TIMEOUT, True,
+              "an upload sent no DATA for --data-timeout seconds or averaged less than "
+              "--min-rate; or the first request was not whole within --handshake-timeout"),
+    ErrorSpec(UploadErrorCode.IO_ERROR, True, "the server's disk failed (at any point)"),
+))
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +171,15 @@ class Meta:
 
 @dataclass(frozen=True, slots=True)
 class Error:
-    """A refusal or failure; ``code`` is an :class:`UploadErrorCode` or a wire code."""
+    """A refusal or failure. ``fatal``: the server closes the connection after it.
+
+    ``code`` is one of :data:`ERRORS` (a client accepts codes it does not
+    know); only an ERROR answering a request may be not fatal.
+    """
 
     code: str
     message: str = ""
+    fatal: bool = False
 
 
 # -- both directions ----------------------------------------------------------

@@ -15,9 +15,19 @@ same table, so each knows what the other may send next::
     IDLE ──GET──▶ GET_SENT ──META──▶ DOWNLOADING ──DATA*, END──▶ IDLE
                      └──ERROR──▶ IDLE          └──ERROR (fatal)──▶ CLOSED
 
-An ERROR that *answers* a request leaves the connection usable. An ERROR
-while bytes flow (UPLOADING, DOWNLOADING) or unprompted (IDLE: shutting
-down, idle timeout) is fatal: the server closes the connection after it.
+An ERROR that *answers* a request (in ``ANSWERING_STATES``) leaves the
+connection usable unless it says ``"fatal": true`` (a disk failure, the
+server shutting down). An ERROR while bytes flow (UPLOADING, DOWNLOADING)
+or unprompted (IDLE: shutting down, idle timeout) must be fatal: the server
+closes the connection after it. Every ERROR the server sends says
+``fatal``; one without it (an older server) is read as the state says. The
+codes the server may send, and whether each is fatal, are ``ERRORS``
+(:mod:`services.upload.events`); sending one against it raises
+:class:`LocalProtocolError`.
+
+A kind only the other side sends is ``unexpected-message`` from its first
+byte, like a message the table does not allow now (a second request before
+the first one's answer has ended); an unknown kind is ``bad-message``.
 
 The digest is part of the state too: a PUT declares the file's SHA-256, or
 leaves it out and its END carries it (the client hashes while it sends);
@@ -39,6 +49,7 @@ import enum
 
 from services.upload.codec import KIND_OF, Kind, decode_payload, encode_payload
 from services.upload.events import (
+    ERRORS,
     Data,
     End,
     Error,
@@ -54,7 +65,7 @@ from services.upload.events import (
     Stored,
     UploadErrorCode,
 )
-from services.wire.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
+from services.wire.errors import ErrorCode, LocalProtocolError, RemoteProtocolError, check_sent
 from services.wire.frames import (
     MAX_JSON_PAYLOAD,
     Frame,
@@ -109,6 +120,13 @@ TRANSITIONS: dict[tuple[State, Role, type], State] = {
     (State.DOWNLOADING, S, Error): State.CLOSED,
     (State.BROKEN, S, Error): State.CLOSED,
 }
+# The states in which an ERROR answers the client's request: only there may it be not fatal.
+ANSWERING_STATES = frozenset({
+    State.PUT_SENT, State.UPLOAD_ENDED, State.LIST_SENT, State.STAT_SENT, State.GET_SENT,
+})
+CLIENT_KINDS = frozenset({Kind.PUT, Kind.LIST, Kind.STAT, Kind.GET, Kind.DATA, Kind.END})
+SERVER_KINDS = frozenset({Kind.READY, Kind.STORED, Kind.LISTING, Kind.INFO, Kind.META,
+                          Kind.ERROR, Kind.DATA, Kind.END})
 
 
 class SizeOverrun(RemoteProtocolError):
@@ -130,8 +148,13 @@ class UploadConnection(Connection[State, Event]):
 
     def __init__(self, role: Role, *, data_frame_limit: int = DATA_FRAME_LIMIT) -> None:
         self.data_frame_limit = data_frame_limit
-        # Any other kind may announce a control frame's size; the codec refuses unknown ones.
-        self._limits = FrameLimits({Kind.DATA: data_frame_limit}, other=MAX_JSON_PAYLOAD)
+        # Kinds only our own side sends, and unknown kinds, are refused from their first byte.
+        peer_kinds = CLIENT_KINDS if role is S else SERVER_KINDS
+        self._limits = FrameLimits(
+            {kind: data_frame_limit if kind is Kind.DATA else MAX_JSON_PAYLOAD
+             for kind in peer_kinds},
+            wrong_side=frozenset(Kind) - peer_kinds,
+        )
         self._frames = FrameBuffer(self._limits, streamed={Kind.DATA})
         super().__init__(role, TRANSITIONS, State.IDLE, self._frames, broken_state=State.BROKEN)
         self._transfer_left = 0  # bytes still to come in the current upload/download
@@ -160,6 +183,14 @@ class UploadConnection(Connection[State, Event]):
             self._transfer_left = event.size - event.offset
         elif isinstance(event, End):
             self._check_end(sender, event)
+        elif isinstance(event, Error):
+            if self.state not in ANSWERING_STATES and not event.fatal:
+                self._fail(sender, ErrorCode.BAD_MESSAGE,
+                           f"ERROR in state {self.state.value} must be fatal")
+            if sender is self.role:
+                check_sent(ERRORS, event.code, event.fatal)
+            if event.fatal:
+                return State.CLOSED
         return new_state
 
     def _check_end(self, sender: Role, end: End) -> None:
@@ -193,7 +224,8 @@ class UploadConnection(Connection[State, Event]):
             if isinstance(frame, StreamPart):
                 return Data(frame.data)
             if isinstance(frame, Frame):
-                return decode_payload(frame.kind, frame.payload)
+                return decode_payload(frame.kind, frame.payload,
+                                      fatal_default=self.state not in ANSWERING_STATES)
             if isinstance(frame, NeedData | Closed):
                 return frame
             # A DATA header: checked before any of its payload is handed out. Its parts
@@ -223,6 +255,7 @@ class UploadConnection(Connection[State, Event]):
 
 
 __all__ = [
+    "ANSWERING_STATES",
     "DATA_FRAME_LIMIT",
     "TRANSITIONS",
     "Role",

@@ -90,7 +90,7 @@ class UploadServer(SniffingServer[UploadConfig, ServerContext]):
         delay_acks(listener)
 
     def error_frame(self, code: str, message: str) -> bytes:
-        return UploadConnection(Role.SERVER).send(Error(code, message))
+        return UploadConnection(Role.SERVER).send(Error(code, message, fatal=True))
 
     async def refuse(self, conn: PeerConnection) -> None:
         """Past ``max_clients``: an ERROR frame (a tutorial client reads it as not ``true``)."""

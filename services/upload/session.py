@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import replace
 from typing import NoReturn
 
 import trio
@@ -68,6 +69,7 @@ from services.wire.frames import MAX_JSON_PAYLOAD
 from services.wire.sentinels import CLOSED, Closed
 
 LISTING_BATCH = MAX_JSON_PAYLOAD // 2
+LOGGED_NAME = 300  # characters of a refused name a log line keeps
 
 
 def listing_batches(files: list[FileInfo]) -> list[Listing]:
@@ -100,6 +102,9 @@ class NetlabSession:
         self.proto = UploadConnection(Role.SERVER)
 
     def _log(self, event: str, *, level: int = logging.INFO, **fields: object) -> None:
+        name = fields.get("name")
+        if isinstance(name, str) and len(name) > LOGGED_NAME:  # a request's name: any length
+            fields["name"] = name[:LOGGED_NAME] + "…"
         log_event(self.ctx.logger, event, level=level, peer=self.conn.peer, **fields)
 
     async def run(self, initial: bytes) -> None:
@@ -159,9 +164,9 @@ class NetlabSession:
         await self.conn.send(self.proto.send(event))
 
     def _farewell(self, event: Error) -> None:
-        """Queue a last ERROR if the protocol still allows one (the session flushes it)."""
+        """Queue a last (fatal) ERROR if the protocol still allows one (the session flushes it)."""
         try:
-            data = self.proto.send(event)
+            data = self.proto.send(replace(event, fatal=True))
         except Exception:
             return
         self.conn.send_nowait(data)
@@ -173,10 +178,12 @@ class NetlabSession:
     # -- uploads -----------------------------------------------------------------
     async def _put(self, put: Put) -> None:
         ctx = self.ctx
-        if ctx.lifecycle.is_draining:
+        if ctx.lifecycle.is_draining:  # the answer is the session's last word
             ctx.count("uploads_refused")
-            await self._refuse(UploadErrorCode.SHUTTING_DOWN, "server is shutting down")
-            return
+            self._log("refused", level=logging.WARNING, code=UploadErrorCode.SHUTTING_DOWN,
+                      error="server is shutting down", name=put.name, size=put.size)
+            self._farewell(Error(UploadErrorCode.SHUTTING_DOWN, "server is shutting down"))
+            raise SessionOver("shutting down")
         try:
             partial = await ctx.store.begin(put.name, put.size, put.sha256,
                                             overwrite=put.overwrite, resume=put.resume)

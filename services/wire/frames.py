@@ -17,6 +17,7 @@ payload of bulk-data kinds instead of holding the whole frame.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
@@ -52,11 +53,14 @@ class FrameLimits:
     """The largest payload each kind of frame may announce, checked at its header.
 
     ``other`` is the limit of the kinds not in ``per_kind``; ``None`` means
-    those kinds are refused as ``BAD_MESSAGE`` as soon as their first byte is in.
+    those kinds are refused as soon as their first byte is in: as
+    ``UNEXPECTED`` if they are in ``wrong_side`` (kinds this side sends but
+    never receives), else as ``BAD_MESSAGE`` (kinds nobody sends).
     """
 
     per_kind: Mapping[int, int]
     other: int | None = None
+    wrong_side: frozenset[int] = frozenset()
 
     def of(self, kind: int) -> int | None:
         """The payload limit of ``kind``; ``None`` if the kind is not accepted."""
@@ -93,10 +97,11 @@ class FrameBuffer(ReceiveBuffer):
     bytes are buffered, so memory stays bounded by what was fed, never by the
     frame size. Any other frame is handed out whole as a :class:`Frame`.
 
-    Error handling: a kind ``limits`` refuses raises ``BAD_MESSAGE`` as soon
-    as its first byte is in; a header announcing more than the kind's limit
-    raises ``FRAME_TOO_LARGE`` before any of the payload is buffered; EOF inside
-    a frame raises ``TRUNCATED``; a clean boundary at EOF yields ``CLOSED``.
+    Error handling: a kind ``limits`` refuses raises ``BAD_MESSAGE`` (unknown)
+    or ``UNEXPECTED`` (sent by the wrong side) as soon as its first byte is
+    in; a header announcing more than the kind's limit raises
+    ``FRAME_TOO_LARGE`` before any of the payload is buffered; EOF inside a
+    frame raises ``TRUNCATED``; a clean boundary at EOF yields ``CLOSED``.
     """
 
     def __init__(self, limits: FrameLimits, streamed: Container[int] = frozenset()) -> None:
@@ -119,9 +124,12 @@ class FrameBuffer(ReceiveBuffer):
             return CLOSED if self.eof else NEED_DATA
         limit = self.limits.of(self.byte(0))
         if limit is None:
-            raise RemoteProtocolError(
-                ErrorCode.BAD_MESSAGE, f"unknown message kind 0x{self.byte(0):02x}"
-            )
+            kind = self.byte(0)
+            if kind in self.limits.wrong_side:
+                raise RemoteProtocolError(
+                    ErrorCode.UNEXPECTED, f"message kind 0x{kind:02x} is never sent to this side"
+                )
+            raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, f"unknown message kind 0x{kind:02x}")
         if available < HEADER_SIZE:
             return self._need_data_or_truncated()
         kind, length = self.unpack(HEADER)
@@ -152,20 +160,88 @@ def encode_json(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+class RefusedJson(ValueError):
+    """JSON that Python's parser takes but the protocol refuses."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise RefusedJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: no number a peer can mean
+        raise RefusedJson(f"number {text[:32]} is out of range")
+    return value
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object: duplicate keys refused, ``null`` members dropped (null means absent)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise RefusedJson(f"key {key[:64]!r} appears twice")
+            seen.add(key)
+    if None in obj.values():
+        return {k: v for k, v in obj.items() if v is not None}
+    return obj
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object, parse_constant=_refuse_constant, parse_float=_finite_float
+)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 def decode_json(payload: bytes, *, limit: int = MAX_JSON_PAYLOAD) -> dict[str, Any]:
-    """Decode a control payload; anything but a JSON object raises ``BAD_MESSAGE``."""
+    """Decode a control payload: one JSON object, by the protocol's JSON rules.
+
+    Anything but a JSON object, a duplicate key, ``NaN``/``Infinity`` or a
+    number beyond a double's range raises ``BAD_MESSAGE``; bytes that are not
+    UTF-8, or a string holding a lone surrogate (``"\\ud800"``), ``BAD_ENCODING``.
+    A member whose value is ``null`` is dropped: ``null`` means absent.
+    Members the caller does not read are ignored (the extension rule).
+    """
     if len(payload) > limit:
         raise RemoteProtocolError(
             ErrorCode.FRAME_TOO_LARGE, f"control message of {len(payload)} bytes exceeds {limit}"
         )
     try:
-        obj = json.loads(payload.decode("utf-8"))
+        obj = _DECODER.decode(payload.decode("utf-8"))
     except UnicodeDecodeError:
         raise RemoteProtocolError(ErrorCode.BAD_ENCODING, "control message is not UTF-8") from None
+    except RefusedJson as exc:
+        raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, f"control message: {exc}") from None
     except (ValueError, RecursionError):
         raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, "control message is not JSON") from None
     if not isinstance(obj, dict):
         raise RemoteProtocolError(ErrorCode.BAD_MESSAGE, "control message is not a JSON object")
+    # Only an escape can make a lone surrogate: UTF-8 itself cannot carry one.
+    try:
+        lone = b"\\u" in payload and _has_lone_surrogate(obj)
+    except RecursionError:
+        raise RemoteProtocolError(
+            ErrorCode.BAD_MESSAGE, "control message nested too deep"
+        ) from None
+    if lone:
+        raise RemoteProtocolError(
+            ErrorCode.BAD_ENCODING, "control message holds a lone surrogate (not Unicode text)"
+        )
     return obj
 
 

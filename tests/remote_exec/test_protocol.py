@@ -196,7 +196,6 @@ def test_oversized_data_frame_is_refused_at_the_header() -> None:
 
 
 @pytest.mark.parametrize("wire", [
-    b"\x11\x00\x00\x00\x00",  # a server kind sent by the client
     b"\x99",  # unknown kind, known from its first byte
     b"\x01\x00\x00\x00\x02{}",  # RUN without fields
     b'\x01\x00\x00\x00\x1c{"command":"ls","token":1234}',

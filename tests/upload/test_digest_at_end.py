@@ -13,6 +13,7 @@ from services.upload.client import UploadRefused, open_upload, prepare, put_resu
 from services.upload.events import Data, End, Error, Event, Put, Ready, Stored
 from services.upload.protocol import Role, UploadConnection
 from services.upload.source import BytesReader, SourceChanged
+from services.wire.frames import encode_frame
 from services.wire.preface import encode_preface
 from services.wire.sentinels import CLOSED, NEED_DATA
 from tests.support.peers import FramePeer
@@ -156,9 +157,9 @@ async def serve_like_an_older_server(listeners: list[trio.SocketListener],
                 return
             if isinstance(event, Put):
                 puts.append(event)
-                if not event.sha256:
-                    await stream.send_all(proto.send(
-                        Error("bad-message", "field 'sha256' missing or mistyped")))
+                if not event.sha256:  # the bytes of an older server: no "fatal" field
+                    await stream.send_all(encode_frame(
+                        0x0C, b'{"code":"bad-message","message":"field \'sha256\' missing"}'))
                     await stream.aclose()
                     return
                 await stream.send_all(proto.send(Ready(0)))

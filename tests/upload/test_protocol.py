@@ -61,7 +61,9 @@ BYTE_TABLE: list[tuple[Event, bytes]] = [
     (Get("a.txt", 2), b'\x0a\x00\x00\x00\x1b{"name":"a.txt","offset":2}'),
     (Meta("a.txt", 5, H, 2), b"\x0b\x00\x00\x00\x70"
      b'{"name":"a.txt","size":5,"sha256":"' + H.encode() + b'","offset":2}'),
-    (Error("exists", "no"), b'\x0c\x00\x00\x00\x20{"code":"exists","message":"no"}'),
+    (Error("exists", "no"), b'\x0c\x00\x00\x00\x2e{"code":"exists","message":"no","fatal":false}'),
+    (Error("timeout", "slow", True),
+     b'\x0c\x00\x00\x00\x30{"code":"timeout","message":"slow","fatal":true}'),
 ]
 
 
@@ -124,7 +126,7 @@ def test_answering_error_keeps_the_connection_but_error_mid_upload_is_fatal() ->
     assert pair.client.state is State.IDLE
     pair.send(pair.client, Put("a", 5, H))
     pair.send(pair.server, Ready(0))
-    pair.send(pair.server, Error("shutting-down", "bye"))
+    pair.send(pair.server, Error("shutting-down", "bye", fatal=True))
     assert pair.client.state is pair.server.state is State.CLOSED
     with pytest.raises(LocalProtocolError):
         pair.client.send(Data(b"x"))
@@ -154,7 +156,7 @@ def test_more_data_than_declared_is_refused_at_the_frame_header() -> None:
         server.next_event()
     assert wire_code(info.value) == "size-mismatch"
     assert server.state is State.BROKEN
-    assert server.send(Error("size-mismatch", "too much"))  # one last ERROR is allowed
+    assert server.send(Error("size-mismatch", "too much", fatal=True))  # one last ERROR
     assert server.state is State.CLOSED
 
 

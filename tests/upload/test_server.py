@@ -479,11 +479,12 @@ async def test_upload_in_flight_finishes_during_the_grace_period(
     wire = await send_upload(raw, data, cut=100_000)
     server.lifecycle.request_shutdown("test")
     # An idle client told of the shutdown: the server is draining before the rest arrives.
-    assert await idle.until_closed() == [Error("shutting-down", "server is shutting down")]
+    farewell = Error("shutting-down", "server is shutting down", fatal=True)
+    assert await idle.until_closed() == [farewell]
     await idle.aclose()
     await raw.stream.send_all(wire[100_000:])
     assert await raw.next() == Stored("late.bin", len(data), sha256(data))
-    assert await raw.until_closed() == [Error("shutting-down", "server is shutting down")]
+    assert await raw.until_closed() == [farewell]
     await raw.aclose()
     with trio.fail_after(5):
         await server.lifecycle.stopped.wait()
