@@ -8,7 +8,12 @@ length as ASCII digits, waits for one ``recv`` of anything (the client's
 ``0``, ack, nothing.
 
 There is no framing: one receive is one command, as in the tutorial's server,
-and one receive of anything is the ack. :class:`ClassicExchange` keeps the
+and one receive of anything is the ack, with one exception: an ack that
+starts with ``ok`` (what the tutorial's client sends) followed by more than
+whitespace carries the start of the next command (:class:`Acked`). After an
+empty result the client sends ``ok`` and its next command at once; a relay
+on the way (the lab's gateway) may deliver both in one segment, and the
+command must not be lost in the ack. :class:`ClassicExchange` keeps the
 turns (command, length, ack, result) and raises :class:`LocalProtocolError`
 if the server code calls them out of order. What netlab adds (a command it
 refuses or had to end) travels as a ``netlab:`` line in the result, because a
@@ -23,6 +28,9 @@ from dataclasses import dataclass
 from services.remote_exec.outcome import Limits, Outcome, Stop
 from services.wire.errors import ErrorCode, LocalProtocolError
 from services.wire.sentinels import CLOSED, Closed
+
+ACK = b"ok"
+"""The tutorial client's ack; bytes after it in the same receive begin the next command."""
 
 
 class Turn(enum.Enum):
@@ -44,6 +52,30 @@ class BadCommand:
     """A command the server refuses to run; ``answer`` is the result the client gets."""
 
     answer: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """The client acked: ``result`` goes out now.
+
+    ``rest``: what came after a leading ``ok`` in the same receive, the start
+    of the client's next command (``b""`` if none, or only whitespace).
+    """
+
+    result: bytes
+    rest: bytes = b""
+
+
+def split_ack(chunk: bytes) -> tuple[bytes, bytes]:
+    """``chunk`` (one receive at the ack's turn) as ``(ack, rest of the stream)``.
+
+    A leading ``ok`` is the ack and the bytes after it begin the next
+    command, unless they are only whitespace (``ok\\n`` from a line-minded
+    client). Any other receive is all ack, as the tutorial's server takes it.
+    """
+    if chunk.startswith(ACK) and chunk[len(ACK):].strip():
+        return ACK, chunk[len(ACK):]
+    return chunk, b""
 
 
 def note(text: str) -> bytes:
@@ -92,15 +124,19 @@ class ClassicExchange:
         self._result = result
         return str(len(result)).encode("ascii")
 
-    def receive_ack(self, chunk: bytes) -> bytes | Closed:
-        """The result to send now that the client acked; ``CLOSED`` if it left instead."""
+    def receive_ack(self, chunk: bytes) -> Acked | Closed:
+        """The result to send now that the client acked; ``CLOSED`` if it left instead.
+
+        A non-empty :attr:`Acked.rest` is the next command's first receive:
+        pass it to :meth:`receive_command` once the result is sent.
+        """
         self._expect(Turn.ACK)
         result, self._result = self._result, b""
         if not chunk:
             self.turn = Turn.CLOSED
             return CLOSED
         self.turn = Turn.COMMAND
-        return result
+        return Acked(result, split_ack(chunk)[1])
 
     def _expect(self, turn: Turn) -> None:
         if self.turn is not turn:

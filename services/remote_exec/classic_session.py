@@ -18,8 +18,11 @@ after; with Nagle on, that command would wait for the kernel's delayed ACK of
 server has read it (:func:`~services.runtime.acks.delay_acks` before the
 length is sent): acknowledged by the kernel on arrival, it would release the
 next command while ``ok`` still waits to be read, and one receive would
-return both (``oktrue``), the next command taken for the ack and the client
-left waiting for an answer that never comes.
+return both (``oktrue``). A relay on the way (the lab's gateway) can glue
+them all the same: its own socket acknowledges ``ok`` and sends the command
+right behind it. So bytes after a leading ``ok`` are taken as the next
+command (:func:`~services.remote_exec.classic.split_ack`), counted as
+``classic_glued_ack``.
 """
 
 from __future__ import annotations
@@ -89,15 +92,26 @@ class ClassicSession:
             return
         while command is not CLOSED:
             result = await self._execute(command)
-            if result is None or not await self._answer(result):
+            if result is None:
                 return
-            chunk = b""
-            with self.ctx.idle_waits.idle():
-                chunk = await self._receive()
+            chunk = await self._answer(result)
+            if chunk is None:
+                return
+            if chunk:
+                self.ctx.count("classic_glued_ack")
+                log_event(self.ctx.logger, "glued-ack", level=logging.DEBUG,
+                          peer=self.conn.peer, command=describe_command(chunk))
+            else:
+                with self.ctx.idle_waits.idle():
+                    chunk = await self._receive()
             command = self.exchange.receive_command(chunk)
 
-    async def _answer(self, result: bytes) -> bool:
-        """Length, wait for the ack, result. False if the client left instead of acking."""
+    async def _answer(self, result: bytes) -> bytes | None:
+        """Length, wait for the ack, result.
+
+        The bytes that came after the ack (the next command's start, often
+        ``b""``); None if the client left instead of acking.
+        """
         try:
             delay_acks(self.conn.stream)  # ``ok`` is acknowledged once read, by _receive
             await self.conn.send(self.exchange.send_length(result))
@@ -110,13 +124,13 @@ class ClassicSession:
                 self.ctx.counters.error("classic-ack-timeout")
                 log_event(self.ctx.logger, "classic-ack-timeout", level=logging.WARNING,
                           peer=self.conn.peer, timeout=self.ctx.config.classic_ack_timeout)
-                return False
+                return None
             acked = self.exchange.receive_ack(chunk)
             if acked is CLOSED:
-                return False
-            for start in range(0, len(acked), SEND_CHUNK):
-                await self.conn.send(acked[start : start + SEND_CHUNK])
-            return True
+                return None
+            for start in range(0, len(acked.result), SEND_CHUNK):
+                await self.conn.send(acked.result[start : start + SEND_CHUNK])
+            return acked.rest
         finally:
             self._release()
 
