@@ -1,4 +1,4 @@
-"""The exec section of docs/protocol.md matches the code: kinds, examples, codes, reasons."""
+"""The exec page of the protocol reference matches the code: kinds, examples, codes, reasons."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from services.remote_exec.events import ExecErrorCode, Reason
 from services.wire.frames import HEADER
 from tests.support.docblocks import ROOT
 
-DOC = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
-SECTION = DOC.split("<!-- exec:begin -->", 1)[1].split("<!-- exec:end -->", 1)[0]
+SECTION = (ROOT / "docs" / "reference" / "protocol" / "exec.md").read_text(encoding="utf-8")
 EXAMPLE = re.compile(r"^((?:[0-9a-f]{2} ){4}[0-9a-f]{2})(?:  (\{.*\})|((?: [0-9a-f]{2})*))$")
 
 
