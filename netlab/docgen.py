@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PAGES: dict[str, str] = {
     "docs/reference/python-api.md": "netlab.api_reference",
+    "docs/reference/cli.md": "netlab.cli_reference",
+    "docs/reference/stats.md": "netlab.stats_reference",
 }
 
 Sections = Mapping[str, Callable[[], str]]
