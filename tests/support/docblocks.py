@@ -1,6 +1,6 @@
 """Find and run the code blocks of README.md and docs/ (docs are code).
 
-Conventions, stated in the README ("Tests"). A block's fence info string is
+Conventions, stated in CONTRIBUTING.md ("Docs are code"). A block's fence info string is
 its language, then words the harness reads, so nothing a user pastes carries
 a test marker:
 
@@ -92,8 +92,8 @@ class Block:
 
 
 def documents() -> list[Path]:
-    """README.md and every Markdown file under docs/."""
-    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    """README.md, CONTRIBUTING.md and every Markdown file under docs/."""
+    return [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def all_blocks() -> list[Block]:
