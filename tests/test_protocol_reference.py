@@ -27,9 +27,18 @@ from netlab.protocol_reference import (
     Field,
     Message,
 )
+from services.chat.detect import Mode
 from services.remote_exec import codec as exec_codec
+from services.remote_exec import config as exec_config
+from services.remote_exec.classic import Turn
+from services.runtime import config as runtime_config
 from services.upload import codec as upload_codec
+from services.upload import config as upload_config
+from services.upload import protocol as upload_protocol
+from services.upload.names import MAX_NAME_BYTES
+from services.upload.session import LISTING_BATCH
 from services.wire.errors import ErrorCode, RemoteProtocolError
+from tests.support.docblocks import ROOT
 
 Decode = Callable[[str, dict[str, Any]], object]
 
@@ -141,3 +150,42 @@ def test_every_json_message_has_a_field_table() -> None:
 def test_every_part_has_a_unique_name_across_the_pages() -> None:
     names = [name for page in (OVERVIEW, CHAT, EXEC, UPLOAD, CLASSIC) for name in page]
     assert len(names) == len(set(names))
+
+
+REFERENCE = ROOT / "docs" / "reference" / "protocol"
+
+
+# -- the numbers the prose states ------------------------------------------------------
+
+
+def flat(page: str) -> str:
+    return " ".join((REFERENCE / page).read_text(encoding="utf-8").split())
+
+
+def test_the_numbers_in_the_prose_are_the_codes() -> None:
+    common = runtime_config.ServerConfig
+    overview = flat("overview.md")
+    assert f"`--handshake-timeout` (default {common.handshake_timeout:g} s)" in overview
+    assert f"(default {common.idle_timeout:g}, the same for chat, exec and upload)" in overview
+    assert f"(default {common.keepalive:g}, 0 = off)" in overview
+    exec_page = flat("exec.md")
+    assert f"1–{exec_config.MAX_TOKEN} characters" in exec_page
+    assert f"`--idle-timeout`, default {common.idle_timeout:g} s" in exec_page
+    upload = flat("upload.md")
+    up = upload_config.UploadConfig
+    assert f"DATA frames of any sizes up to {upload_protocol.DATA_FRAME_LIMIT >> 20} MiB" in upload
+    assert f"(default {up.partial_ttl / 3600:g} h)" in upload
+    assert f"`--data-timeout` seconds (default {up.data_timeout:g})" in upload
+    assert f"(default {up.min_rate // 1024} KiB/s, 0 for none)" in upload
+    assert f"would pass {LISTING_BATCH // 1024} KiB" in upload
+    assert f"1 to {MAX_NAME_BYTES} bytes of UTF-8" in upload
+    assert f"(default {common.idle_timeout:g} s: `idle-timeout`)" in upload
+
+
+def test_every_state_and_turn_named_in_the_code_is_in_its_table() -> None:
+    classic = (REFERENCE / "classic.md").read_text(encoding="utf-8")
+    for turn in Turn:
+        assert f"| `{turn.name}` |" in classic, turn
+    chat = (REFERENCE / "chat.md").read_text(encoding="utf-8")
+    for mode in Mode:
+        assert f"`{mode.name}`" in chat.split("## Lines", 1)[0], mode
