@@ -21,9 +21,9 @@ pieces (``info garbled``), never the sender's messages.
 
 Everything else works as the lab's clients expect, so that only this bug
 shows: netlab clients (``\\0netlab/1 chat\\n``) get ``= welcome``, ``/nick``,
-``/join``, ``/who``, ``/rooms``, ``/msg`` and ``/quit`` answers in
-docs/protocol.md's line format, and the tutorial's own client (no preface)
-gets the messages. A receive holding line breaks is still one message: its
+``/join``, ``/who``, ``/rooms``, ``/msg`` and ``/quit`` answers in the
+chat line format (docs/reference/protocol/chat.md), and the tutorial's own
+client (no preface) gets the messages. A receive holding line breaks is still one message: its
 lines are joined with spaces, so what goes out stays one line.
 
 Run it: ``python -m lab.twins.chat`` (``NETLAB_HOST``, ``NETLAB_PORT``).

@@ -1,9 +1,9 @@
 """netlab's frames (kind byte, u32 length, payload) over a blocking socket, as a twin reads them.
 
-Just enough of docs/protocol.md's framing for netlab's own client libraries
-to talk to a twin: the preface check, one frame at a time, JSON control
-payloads. Written the blocking way, like the rest of the twins; the real
-servers use the sans-IO parsers in ``services/``.
+Just enough of the protocol reference's framing (docs/reference/protocol/)
+for netlab's own client libraries to talk to a twin: the preface check, one
+frame at a time, JSON control payloads. Written the blocking way, like the
+rest of the twins; the real servers use the sans-IO parsers in ``services/``.
 
 Error handling: a frame announcing more than :data:`MAX_FRAME` bytes, or a
 preface that is not the expected one, raises :class:`BadFrame`; the end of

@@ -45,7 +45,8 @@ def tutorial_upload(
 async def test_tutorial_client_stores_a_file(start_server: StartUpload) -> None:
     server = await start_server()
     # Not a digit first: on a loaded machine the header's delayed ACK may fire before the
-    # server reads it, and a glued digit would be read as part of SIZE (docs/protocol.md).
+    # server reads it, and a glued digit would be read as part of SIZE
+    # (docs/reference/protocol/classic.md).
     data = b"p" + os.urandom(50_000)
     replies = await trio.to_thread.run_sync(tutorial_upload, server.port, [("photo.jpg", data)])
     assert replies == [b"true"]

@@ -39,7 +39,7 @@ from tests.support.segments import split
 
 H = "ab" * 32  # a well-formed SHA-256 in hex
 
-# (event, exact bytes on the wire): docs/protocol.md shows the same examples.
+# (event, exact bytes on the wire): docs/reference/protocol/upload.md shows the same examples.
 BYTE_TABLE: list[tuple[Event, bytes]] = [
     (Put("a.txt", 5, H), b"\x01\x00\x00\x00\x65"
      b'{"name":"a.txt","size":5,"sha256":"' + H.encode() + b'"}'),

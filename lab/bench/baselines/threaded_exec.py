@@ -12,7 +12,7 @@ request/response server (netlab's Trio sockets have it too). There is
 nothing else: no sandbox, no time or output limit, no concurrency limit,
 no queue, no cancel; the command runs as the server's own uid.
 
-``--mode framed`` speaks netlab's exec protocol (``docs/protocol.md``):
+``--mode framed`` speaks netlab's exec protocol (``docs/reference/protocol/exec.md``):
 the preface, then RUN (its token checked against ``--token`` or
 ``NETLAB_EXEC_TOKEN``; a wrong one gets the fatal ERROR ``auth-failed``),
 STARTED, STDOUT/STDERR frames as the command writes, EXIT. STDIN, STDIN_EOF
