@@ -38,6 +38,8 @@ class ExecConfig(ServerConfig):
     ``kill_grace`` is the time between SIGTERM and SIGKILL of a group.
     ``queue_size`` (frames queued per connection) is small because output
     frames are large: it bounds what a slow client makes the server hold.
+    ``standby``: with the sandbox on, start the next command's process ahead
+    of it (:mod:`services.remote_exec.standby`).
     """
 
     token: str = field(default="", repr=False)
@@ -104,6 +106,7 @@ class ExecConfig(ServerConfig):
     pipe_size: int = 1 * MiB
     queue_size: int = 16
     subreaper: bool = True
+    standby: bool = True  # with the sandbox: the next command's process started ahead
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -15,6 +15,7 @@ from services.remote_exec.sandbox import (
     searchable_path,
     unavailable_reason,
 )
+from services.remote_exec.standby import Standby
 from services.remote_exec.stopper import RunningCommands
 from services.runtime.context import ServiceContext
 from services.runtime.logs import log_event
@@ -33,6 +34,7 @@ class ServerContext(ServiceContext[ExecConfig]):
     uid_pool: UidPool | None = field(init=False)  # None: the sandbox is off
     sandbox_off: str | None = field(init=False)  # why it is off
     running: RunningCommands = field(init=False)  # what shutdown must end
+    standby: Standby | None = field(init=False)  # the next command's process, started ahead
 
     def __post_init__(self) -> None:
         self.running = RunningCommands()
@@ -48,6 +50,13 @@ class ServerContext(ServiceContext[ExecConfig]):
                     if TOKEN_ENV in os.environ else None)
         if self.uid_pool is not None and "PATH" in os.environ:
             self.env = {**(self.env or os.environ), "PATH": searchable_path(os.environ["PATH"])}
+        self.standby = None
+        if self.uid_pool is not None and self.config.standby:
+            self.standby = Standby(
+                pool=self.uid_pool, admission=self.admission, shell=self.config.shell,
+                env=self.env, kill_grace=self.config.kill_grace,
+                pipe_size=self.config.pipe_size, logger=self.logger,
+            )
 
     def lease(self) -> Lease | None:
         """A sandbox uid for one command (None when the sandbox is off)."""

@@ -202,8 +202,9 @@ class ProcessGroup:
                 stream.close()  # at once: a task still waiting on it is woken with an error
 
 
-def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] | None,
-           lease: Lease | None = None) -> tuple[subprocess.Popen[bytes], int | None, int, int]:
+def start_process(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] | None,
+                  lease: Lease | None = None,
+                  ) -> tuple[subprocess.Popen[bytes], int | None, int, int]:
     """Start the process; return it and our ends of its pipes (stdin's only if asked).
 
     Called on the Trio thread, not in a worker: CPython starts it with
@@ -236,7 +237,7 @@ def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] |
         theirs.append(err_w)
         forked = lease is not None and lease.pool.setpriv is None  # CPython switches the uid
         if lease is not None and lease.pool.setpriv is not None:
-            _check_executable(argv[0], env)
+            check_executable(argv[0], env)
             argv = [lease.pool.setpriv, f"--reuid={lease.uid}", f"--regid={lease.gid}",
                     "--clear-groups", "--", *argv]
         popen = subprocess.Popen(
@@ -256,17 +257,28 @@ def _start(argv: Sequence[str | bytes], *, stdin: bool, env: Mapping[str, str] |
     return popen, (parent_in if stdin else None), out_r, err_r
 
 
-def _check_executable(program: str | bytes, env: Mapping[str, str] | None) -> None:
-    """Raise the ``OSError`` exec would give for a missing program (setpriv would exit 127)."""
+_executables: set[tuple[str, str | None]] = set()  # (program, PATH) found executable
+
+
+def check_executable(program: str | bytes, env: Mapping[str, str] | None) -> None:
+    """Raise the ``OSError`` exec would give for a missing program (setpriv would exit 127).
+
+    A program found once is not looked up again: the shell is the same for
+    every command, and each lookup costs two metadata operations on the root
+    file system, slow where that is a FUSE mount (fuse-overlayfs: about 0.5 ms).
+    """
     name = os.fsdecode(program)
+    search = (os.environ if env is None else env).get("PATH") if os.sep not in name else None
+    if (name, search) in _executables:
+        return
     if os.sep in name:
         found = os.access(name, os.X_OK) and not os.path.isdir(name)
     else:
-        search = (os.environ if env is None else env).get("PATH")
         found = shutil.which(name, path=search) is not None
     if not found:
         code = errno.EACCES if os.path.exists(name) else errno.ENOENT
         raise OSError(code, os.strerror(code), name)
+    _executables.add((name, search))
 
 
 @asynccontextmanager
@@ -278,24 +290,55 @@ async def spawn_group(
     kill_grace: float,
     pipe_size: int,
     lease: Lease | None = None,
+    started: ProcessGroup | None = None,
 ) -> AsyncIterator[ProcessGroup]:
     """Run ``argv`` in a new session with piped stdout/stderr (and stdin if asked).
 
     With a sandbox ``lease``, as its uid in its home directory. Raises
-    ``OSError`` if it cannot start. See the module docstring for how the
-    group ends; the caller releases the lease once the block is over.
+    ``OSError`` if it cannot start. ``started``: a group already running
+    ``argv`` (a standby handed its command, see
+    :mod:`services.remote_exec.standby`), used instead of starting one. See
+    the module docstring for how the group ends; its lease is released once
+    the block is over.
     """
     # Not a full checkpoint: a scheduling round here would only delay the spawn.
     await trio.lowlevel.checkpoint_if_cancelled()
+    group = started
+    if group is None:
+        group = await start_group(argv, stdin=stdin, env=env, kill_grace=kill_grace,
+                                  pipe_size=pipe_size, lease=lease)
     try:
-        popen, in_fd, out_fd, err_fd = _start(argv, stdin=stdin, env=env, lease=lease)
+        yield group
+    finally:
+        with trio.CancelScope(shield=True):
+            await group.close()
+        if group.lease is not None:
+            group.lease.release()  # not reached if a process of its uid could not be ended
+
+
+async def start_group(
+    argv: Sequence[str | bytes],
+    *,
+    stdin: bool,
+    env: Mapping[str, str] | None,
+    kill_grace: float,
+    pipe_size: int,
+    lease: Lease | None = None,
+) -> ProcessGroup:
+    """Start ``argv``'s group (see :func:`spawn_group`); the caller must close it.
+
+    If it cannot start, the lease's home is removed and the lease released
+    before the ``OSError`` propagates.
+    """
+    try:
+        popen, in_fd, out_fd, err_fd = start_process(argv, stdin=stdin, env=env, lease=lease)
     except BaseException:
         if lease is not None:
             with trio.CancelScope(shield=True):
                 await lease.kill_all()  # removes the home directory
             lease.release()
         raise
-    group = ProcessGroup(
+    return ProcessGroup(
         popen,
         stdin=trio.lowlevel.FdStream(in_fd) if in_fd is not None else None,
         stdout=trio.lowlevel.FdStream(out_fd),
@@ -304,10 +347,3 @@ async def spawn_group(
         pipe_size=pipe_size,
         lease=lease,
     )
-    try:
-        yield group
-    finally:
-        with trio.CancelScope(shield=True):
-            await group.close()
-        if lease is not None:
-            lease.release()  # not reached if a process of its uid could not be ended

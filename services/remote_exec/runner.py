@@ -89,9 +89,14 @@ class CommandRun:
 
     async def _run(self, on_started: Callable[[int], Awaitable[None]], started: float) -> Outcome:
         config = self.ctx.config
+        standby = self.ctx.standby
+        ready = standby.take(self.command) if standby is not None and self.stdin is None else None
+        if ready is not None:
+            self.ctx.count("standby_taken")
         async with spawn_group(
             [config.shell, "-c", self.command], stdin=self.stdin is not None, env=self.ctx.env,
-            kill_grace=config.kill_grace, pipe_size=config.pipe_size, lease=self.ctx.lease(),
+            kill_grace=config.kill_grace, pipe_size=config.pipe_size,
+            lease=None if ready is not None else self.ctx.lease(), started=ready,
         ) as group:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._pump, group, Stream.STDOUT)

@@ -78,9 +78,12 @@ class ExecServer(SniffingServer[ExecConfig, ServerContext]):
                     await conn.stream.send_all(message)
 
     def background(self) -> Sequence[Task]:
-        """Ends the running commands once shutdown leaves them no more time."""
-        return [partial(self.ctx.running.stop_at_shutdown, self.lifecycle,
-                        self.ctx.shutdown_delay)]
+        """Ends the running commands once shutdown leaves them no more time; keeps a standby."""
+        tasks: list[Task] = [partial(self.ctx.running.stop_at_shutdown, self.lifecycle,
+                                     self.ctx.shutdown_delay)]
+        if self.ctx.standby is not None:
+            tasks.append(partial(self.ctx.standby.run, self.lifecycle))
+        return tasks
 
     async def serve_netlab(self, conn: PeerConnection, rest: bytes) -> None:
         self.ctx.count("netlab_connections")
