@@ -38,7 +38,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from services.chat.events import (
-    ChatCode,
+    ERRORS,
     ClientEvent,
     Error,
     Join,
@@ -66,10 +66,8 @@ DEFAULT_EVENT_BUFFER = 1024
 REQUEST_TIMEOUT = 10.0
 QUIT_TIMEOUT = 2.0
 # Error lines the server sends just before it closes: they say why it did.
-FAREWELL_CODES = frozenset({
-    ChatCode.IDLE_TIMEOUT, ChatCode.SLOW_CONSUMER, ChatCode.SERVER_SHUTDOWN, ChatCode.KICKED,
-    ChatCode.SERVER_FULL, "bad-preface",
-})
+# (The codec reads an older server's server-full and server-shutdown as busy and shutting-down.)
+FAREWELL_CODES = frozenset(code for code, spec in ERRORS.items() if spec.fatal)
 
 
 class ChatClosed(Exception):

@@ -32,6 +32,8 @@ from __future__ import annotations
 import re
 
 from services.chat.events import (
+    ERRORS,
+    LEGACY_CODES,
     Bye,
     ChatCode,
     ClientEvent,
@@ -172,6 +174,9 @@ def encode_server_event(event: ServerEvent) -> bytes:
         case Bye():
             line = "= bye"
         case Error(code, message):
+            if code not in ERRORS:
+                raise LocalProtocolError(ErrorCode.BAD_MESSAGE,
+                                         f"error code {code!r} is not in chat's error table")
             line = f"! {code}: {sanitize(message)}"
     try:
         return encode_line(line)
@@ -211,7 +216,7 @@ def _build(kind: str, groups: tuple[str | None, ...]) -> ServerEvent:
         return HelpText(g[0])
     if kind == "bye":
         return Bye()
-    return Error(g[0], g[1])
+    return Error(LEGACY_CODES.get(g[0], g[0]), g[1])
 
 
 def encode_client_event(event: ClientEvent) -> bytes:

@@ -315,9 +315,9 @@ class Directory:
         """Tell every client the server is going away and end each one. Returns how many."""
         self.draining = True
         members = list(self.by_nick.values())
-        farewell = encode_server_event(Error(ChatCode.SERVER_SHUTDOWN, message))
+        farewell = encode_server_event(Error(ChatCode.SHUTTING_DOWN, message))
         for member in members:
-            member.leave_reason = ChatCode.SERVER_SHUTDOWN
+            member.leave_reason = ChatCode.SHUTTING_DOWN
             if member.conn.send_nowait(farewell):
                 member.conn.end()
             else:

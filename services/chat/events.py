@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from services.wire.errors import ErrorCode, ErrorSpec, error_table
+
 
 class ChatCode(enum.StrEnum):
     """Error codes of the chat service, in addition to the wire layer's codes."""
@@ -20,12 +22,40 @@ class ChatCode(enum.StrEnum):
     NICK_TAKEN = "nick-taken"
     BAD_ROOM = "bad-room"
     NO_SUCH_NICK = "no-such-nick"
-    SERVER_FULL = "server-full"
+    BUSY = "busy"  # the same code as exec's and upload's (it was server-full)
     IDLE_TIMEOUT = "idle-timeout"
     SLOW_CONSUMER = "slow-consumer"
-    SERVER_SHUTDOWN = "server-shutdown"
+    SHUTTING_DOWN = "shutting-down"  # the same code as exec's and upload's (was server-shutdown)
     KICKED = "kicked"
     TOO_MANY_ERRORS = "too-many-errors"
+
+
+# Every code a chat server sends in ``! CODE: MESSAGE``; ``fatal``: the
+# server closes the connection after that line.
+ERRORS = error_table((
+    ErrorSpec(ErrorCode.LINE_TOO_LONG, False,
+              "a line longer than --max-line bytes (the line is refused, up to its newline)"),
+    ErrorSpec(ErrorCode.BAD_ENCODING, False,
+              "a line that is not UTF-8 (a classic client is closed instead, without a line)"),
+    ErrorSpec(ErrorCode.BAD_PREFACE, True,
+              "the first byte is NUL but chat's preface does not follow"),
+    ErrorSpec(ChatCode.UNKNOWN_COMMAND, False, "a /word that is not a command"),
+    ErrorSpec(ChatCode.BAD_ARGUMENTS, False, "a command with missing or extra arguments"),
+    ErrorSpec(ChatCode.BAD_NICK, False, "/nick with an invalid or reserved nickname"),
+    ErrorSpec(ChatCode.NICK_TAKEN, False, "/nick with a nickname another client has"),
+    ErrorSpec(ChatCode.BAD_ROOM, False, "/join with an invalid room name"),
+    ErrorSpec(ChatCode.NO_SUCH_NICK, False, "/msg to a nickname nobody has"),
+    ErrorSpec(ChatCode.BUSY, True, "on accept past --max-clients, before the client sent anything"),
+    ErrorSpec(ChatCode.IDLE_TIMEOUT, True, "nothing received for --idle-timeout seconds"),
+    ErrorSpec(ChatCode.SLOW_CONSUMER, True, "the client's queue of unsent lines overflowed"),
+    ErrorSpec(ChatCode.KICKED, True, "the operator's /kick, with the operator's reason"),
+    ErrorSpec(ChatCode.TOO_MANY_ERRORS, True,
+              "more than --max-errors refused lines in a burst (one more allowed each second)"),
+    ErrorSpec(ChatCode.SHUTTING_DOWN, True, "SIGTERM, SIGINT or the console's /shutdown"),
+))
+# The codes these had before they were the same as exec's and upload's: a client
+# reads them as their new names (a server of an older netlab may send them).
+LEGACY_CODES = {"server-full": ChatCode.BUSY, "server-shutdown": ChatCode.SHUTTING_DOWN}
 
 
 # -- client → server -------------------------------------------------------

@@ -13,7 +13,7 @@ keeps hearing the room until the idle timeout, like any silent client:
 receiving is not activity, so a dead peer cannot hold its place forever.
 
 Shutdown: when the lifecycle drains, every client gets
-``! server-shutdown: ...`` (classic and not yet detected clients too: it is
+``! shutting-down: ...`` (classic and not yet detected clients too: it is
 plain text), its read loop (or detection) ends, its queue is flushed, and it
 is closed. ``serve`` then returns within the grace period.
 """
@@ -88,12 +88,12 @@ class ChatServer(Server[ChatConfig, ServerContext]):
 
     async def refuse(self, conn: PeerConnection) -> None:
         reason = f"{self.config.max_clients} clients connected already; try again later"
-        await conn.stream.send_all(encode_server_event(Error(ChatCode.SERVER_FULL, reason)))
+        await conn.stream.send_all(encode_server_event(Error(ChatCode.BUSY, reason)))
 
     async def serve_connection(self, conn: PeerConnection) -> None:
         """Register the client at accept, tell its mode apart, run the session of its mode."""
         if self.lifecycle.is_draining:
-            send_error(conn, ChatCode.SERVER_SHUTDOWN, "server is shutting down")
+            send_error(conn, ChatCode.SHUTTING_DOWN, "server is shutting down")
             return
         # In the lobby before its first byte: a client that only listens hears
         # the room, and nobody misses a message sent while its mode is unknown.

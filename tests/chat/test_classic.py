@@ -114,7 +114,7 @@ async def test_tutorial_client_is_told_of_shutdown_in_plain_text(start_server: S
             inner.start_soon(ask)
             await operator_sees(server, "is anyone there")
             server.lifecycle.request_shutdown("SIGTERM")
-        assert answer == [b"! server-shutdown: server is shutting down (SIGTERM)\n"]
+        assert answer == [b"! shutting-down: server is shutting down (SIGTERM)\n"]
         assert await client.recv() == b""
     finally:
         client.close()

@@ -183,7 +183,7 @@ async def test_interactive_client_reconnects_and_takes_back_its_nick() -> None:
         await term.sees(b"connected to", stream="status")
         first.lifecycle.request_shutdown("restart")
         await first.lifecycle.stopped.wait()
-        await term.sees(b"server-shutdown")
+        await term.sees(b"shutting-down")
         second = await start_chat(nursery, port=port)
         # Back under its nick, in its room (the client asks for both again).
         await wait_for(

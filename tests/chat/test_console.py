@@ -101,7 +101,7 @@ async def test_console_shutdown_command_drains_the_server(start_server: StartCha
     alice = await joined(server.port)
     await Operator(server).type("/shutdown")
     last = (await alice.drain())[-1]
-    assert isinstance(last, Error) and last.code == ChatCode.SERVER_SHUTDOWN
+    assert isinstance(last, Error) and last.code == ChatCode.SHUTTING_DOWN
     await alice.aclose()
     with trio.fail_after(5):
         await server.lifecycle.stopped.wait()

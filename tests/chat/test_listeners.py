@@ -127,7 +127,7 @@ async def test_shutdown_tells_a_listener(start_server: StartChat) -> None:
     await lobby_holds(server, 1)
     server.lifecycle.request_shutdown("test")
     assert await listener.drain() == [
-        Error(ChatCode.SERVER_SHUTDOWN, "server is shutting down (test)")
+        Error(ChatCode.SHUTTING_DOWN, "server is shutting down (test)")
     ]
     await listener.aclose()
     with trio.fail_after(2):
@@ -140,7 +140,7 @@ async def test_listeners_count_towards_max_clients(start_server: StartChat) -> N
     second = await LinePeer.connect(server.port, preface=False)
     await lobby_holds(server, 2)
     third = await LinePeer.connect(server.port)
-    assert await third.drain() == [Error(ChatCode.SERVER_FULL,
+    assert await third.drain() == [Error(ChatCode.BUSY,
                                          "2 clients connected already; try again later")]
     for peer in (first, second, third):
         await peer.aclose()

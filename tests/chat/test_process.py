@@ -37,9 +37,9 @@ async def test_sigterm_tells_clients_and_exits_zero() -> None:
         await classic.send(b"tutorial says hi")
         assert await alice.expect(Message) == Message("lobby", "guest-2", "tutorial says hi")
         process.send_signal(signal.SIGTERM)
-        assert (await alice.drain())[-1].code == ChatCode.SERVER_SHUTDOWN  # type: ignore[union-attr]
+        assert (await alice.drain())[-1].code == ChatCode.SHUTTING_DOWN  # type: ignore[union-attr]
         assert await classic.drain() == [
-            Error(ChatCode.SERVER_SHUTDOWN, "server is shutting down (SIGTERM)")
+            Error(ChatCode.SHUTTING_DOWN, "server is shutting down (SIGTERM)")
         ]
         with trio.fail_after(10):
             status = await process.wait()

@@ -184,7 +184,7 @@ async def test_max_clients_refused_with_a_reason(start_server: StartChat) -> Non
     server = await start_server(max_clients=2)
     first, second = await joined(server.port), await joined(server.port)
     third = await LinePeer.connect(server.port)
-    assert await third.drain() == [Error(ChatCode.SERVER_FULL,
+    assert await third.drain() == [Error(ChatCode.BUSY,
                                          "2 clients connected already; try again later")]
     for peer in (first, second, third):
         await peer.aclose()
@@ -238,7 +238,7 @@ async def test_graceful_shutdown_tells_every_client(start_server: StartChat) -> 
     server.lifecycle.request_shutdown("test")
     for peer in peers:
         events = await peer.drain()
-        assert events[-1] == Error(ChatCode.SERVER_SHUTDOWN, "server is shutting down (test)")
+        assert events[-1] == Error(ChatCode.SHUTTING_DOWN, "server is shutting down (test)")
         await peer.aclose()
     with trio.fail_after(2):  # well within the 5 s grace period
         await server.lifecycle.stopped.wait()
