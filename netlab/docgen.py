@@ -26,6 +26,7 @@ PAGES: dict[str, str] = {
     "docs/reference/cli.md": "netlab.cli_reference",
     "docs/reference/stats.md": "netlab.stats_reference",
     "docs/reference/protocol/overview.md": "netlab.protocol_reference:OVERVIEW",
+    "docs/reference/protocol/chat.md": "netlab.protocol_reference:CHAT",
     "docs/reference/protocol/exec.md": "netlab.protocol_reference:EXEC",
     "docs/reference/protocol/upload.md": "netlab.protocol_reference:UPLOAD",
     "docs/reference/protocol/classic.md": "netlab.protocol_reference:CLASSIC",
