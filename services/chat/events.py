@@ -2,7 +2,7 @@
 
 Client → server events are what a line from a client means (a message, a
 command); server → client events are what a line from the server means. The
-byte form of each is in :mod:`services.chat.codec` and ``docs/protocol.md``.
+byte form of each is in :mod:`services.chat.codec` and ``docs/reference/protocol/chat.md``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The tutorial's exec bytes (classic mode), sans-IO.
 
-The exchange, per command (see ``docs/protocol.md``): the client sends the
+The exchange, per command (see ``docs/reference/protocol/classic.md``): the client sends the
 command with one ``send``; the server runs it and answers with the result's
 length as ASCII digits, waits for one ``recv`` of anything (the client's
 ``ok``), then sends the result: stdout if the exit status is 0, else stderr

@@ -75,7 +75,7 @@ class ExecProtocolError(ExecError):
 
 
 class ExecRefused(ExecError):
-    """The server answered with ERROR: ``code`` says why (see docs/protocol.md)."""
+    """The server answered with ERROR: ``code`` says why (see docs/reference/protocol/exec.md)."""
 
     def __init__(self, code: str, message: str, *, fatal: bool) -> None:
         super().__init__(f"{code}: {message}" if message else code)

@@ -1,7 +1,7 @@
 """The exec protocol's messages (netlab mode) as small frozen dataclasses.
 
 Each event is one frame on the wire; :mod:`services.remote_exec.codec` maps
-them to kind bytes and JSON fields, ``docs/protocol.md`` shows the bytes.
+them to kind bytes and JSON fields, ``docs/reference/protocol/exec.md`` shows the bytes.
 """
 
 from __future__ import annotations

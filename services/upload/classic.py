@@ -5,7 +5,7 @@ file's bytes in 1024-byte ``sendall`` calls, with *no delimiter* between the
 header and the data, and waits for ``true``. Several files may follow on one
 connection.
 
-Where the header ends (the rule, documented in ``docs/protocol.md``): NAME is
+Where the header ends (the rule, documented in ``docs/reference/protocol/classic.md``): NAME is
 everything before the first ``|`` (at most :data:`MAX_HEADER` bytes in all);
 SIZE is the run of ASCII digits after it, at most :data:`MAX_DIGITS` long,
 and it ends at the first non-digit byte **or at the end of a receive**,

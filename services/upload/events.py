@@ -1,7 +1,7 @@
 """The upload protocol's messages (netlab mode) as small frozen dataclasses.
 
 Each event is one frame on the wire (see :mod:`services.upload.protocol` and
-``docs/protocol.md`` for the byte layouts). ``Data`` may also be a *part* of a
+``docs/reference/protocol/upload.md`` for the byte layouts). ``Data`` may also be a *part* of a
 DATA frame: the decoder hands payload bytes over as they arrive rather than
 buffering a whole megabyte, as h11 does with bodies.
 """

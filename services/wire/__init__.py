@@ -1,7 +1,7 @@
 """Sans-IO wire layer shared by the chat, exec and upload protocols.
 
 Nothing here does I/O or imports Trio: bytes go in, events come out, and
-``send(event)`` returns bytes. See ``docs/protocol.md`` for the byte layouts.
+``send(event)`` returns bytes. See ``docs/reference/protocol/`` for the byte layouts.
 """
 
 from services.wire.errors import (

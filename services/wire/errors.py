@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 
 class ErrorCode(enum.StrEnum):
-    """Stable error names; ``docs/protocol.md`` lists each with its meaning."""
+    """Stable error names; ``docs/reference/protocol/overview.md`` lists each with its meaning."""
 
     LINE_TOO_LONG = "line-too-long"
     FRAME_TOO_LARGE = "frame-too-large"

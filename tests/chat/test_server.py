@@ -142,7 +142,7 @@ async def test_slow_consumer_is_disconnected_and_others_are_not_delayed(
             sent += 1
     left = await fast.expect(Left)
     assert left == Left("lobby", "slow", "slow-consumer")
-    # Bound documented in docs/protocol.md: others never wait on a slow client;
+    # Bound documented in docs/reference/protocol/chat.md: others never wait on a slow client;
     # 1 s here is a generous margin for a loaded test machine.
     assert worst < 1.0
     assert server.counters.extra["slow_consumers"] == 1

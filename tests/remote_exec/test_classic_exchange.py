@@ -123,9 +123,9 @@ def test_a_glued_command_with_a_nul_byte_is_refused() -> None:
 
 
 def doc_ack_rows() -> list[list[str]]:
-    """The cells of docs/protocol.md's table of the ack's receive (classic exec)."""
-    doc = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
-    table = doc.split("| The ack's receive |", 1)[1].split("\n\n", 1)[0]
+    """The cells of the protocol reference's table of the ack's receive (classic exec)."""
+    doc = (ROOT / "docs" / "reference" / "protocol" / "classic.md").read_text(encoding="utf-8")
+    table = doc.split("| the ack's receive |", 1)[1].split("\n\n", 1)[0]
     return [[cell.strip() for cell in line.strip("|").split("|")]
             for line in table.splitlines()[2:]]
 
