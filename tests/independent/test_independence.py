@@ -15,7 +15,8 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 CLIENTS = sorted(HERE / name for name in
-                 ("wire.py", "chat_client.py", "exec_client.py", "upload_client.py"))
+                 ("wire.py", "chat_client.py", "exec_client.py", "upload_client.py",
+                  "classic_clients.py"))
 ALLOWED = {"__future__", "dataclasses", "hashlib", "json", "math", "re", "socket", "struct",
            "time", "typing", "tests.independent.wire"}
 
