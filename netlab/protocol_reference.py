@@ -493,8 +493,9 @@ EXEC_FIELDS: tuple[Message, ...] = (
               meaning="bytes it wrote to stderr", good=(0,), bad=(-1,)),
     )),
     Message("ERROR", {"code": "busy", "message": "no slot", "fatal": False}, (
-        Field("code", "string", True, "a code of the tables below; unknown codes are errors too",
-              meaning="why", good=("busy", "some-new-code")),
+        Field("code", "string", True, f"1–{exec_codec.MAX_CODE} characters: a code of the table "
+              "below, or one the client does not know (an error all the same)", meaning="why",
+              good=("busy", "some-new-code"), bad=("", "x" * (exec_codec.MAX_CODE + 1))),
         _text_field("message", "for people", required=False, limit=exec_codec.MAX_TEXT,
                     default='`""`'),
         Field("fatal", "boolean", False, "`true`, `false`",
@@ -564,8 +565,10 @@ UPLOAD_FIELDS: tuple[Message, ...] = (
               "only in the END of an upload whose PUT declared no `sha256`", bad=("ab",)),
     )),
     Message("ERROR", {"code": "exists", "message": "taken", "fatal": False}, (
-        Field("code", "string", True, "a code of the tables below; unknown codes are errors too",
-              meaning="why", good=("exists", "some-new-code")),
+        Field("code", "string", True, f"1–{upload_codec.MAX_CODE} characters: a code of the "
+              "table below, or one the client does not know (an error all the same)",
+              meaning="why", good=("exists", "some-new-code"),
+              bad=("", "x" * (upload_codec.MAX_CODE + 1))),
         _text_field("message", "for people", required=False, limit=upload_codec.MAX_TEXT,
                     default='`""`'),
         Field("fatal", "boolean", False, "`true`, `false`", "by the state (see *Errors*)",
