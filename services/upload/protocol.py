@@ -28,6 +28,9 @@ codes the server may send, and whether each is fatal, are ``ERRORS``
 A kind only the other side sends is ``unexpected-message`` from its first
 byte, like a message the table does not allow now (a second request before
 the first one's answer has ended); an unknown kind is ``bad-message``.
+:meth:`UploadConnection.early_bytes` tells the server of bytes received
+after a request (or an upload's END) and before its answer: the client may
+send nothing then, so they are a message sent ahead of time.
 
 The digest is part of the state too: a PUT declares the file's SHA-256, or
 leaves it out and its END carries it (the client hashes while it sends);
@@ -169,7 +172,8 @@ class UploadConnection(Connection[State, Event]):
         """Keep the byte counts of uploads and downloads; check offsets."""
         if isinstance(event, Data):  # first: by far the most frequent event
             self._take_data(sender, len(event.data))
-        elif isinstance(event, Put | Get):
+            return new_state
+        if isinstance(event, Put | Get):
             self._request = event
         elif isinstance(event, Ready):
             assert isinstance(self._request, Put)
@@ -234,6 +238,18 @@ class UploadConnection(Connection[State, Event]):
             if frame.length > self._transfer_left:
                 raise SizeOverrun(f"DATA frame of {frame.length} bytes "
                                   f"but {self._transfer_left} left")
+
+    def early_bytes(self) -> RemoteProtocolError | None:
+        """The error of bytes received while the client must wait for an answer, if any.
+
+        A server calls it after reading a request (or an upload's END), before
+        answering. Not part of ``next_event``: whether such bytes are already
+        here depends on how the stream was cut, and events must not.
+        """
+        if self.role is not S or self.state not in ANSWERING_STATES or not self.buffered:
+            return None
+        return RemoteProtocolError(ErrorCode.UNEXPECTED, f"{self.buffered} bytes sent before "
+                                   f"the answer (state {self.state.value})")
 
     def send_data_header(self, length: int) -> bytes:
         """The header of a DATA frame of ``length`` bytes, accounted as sent.

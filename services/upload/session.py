@@ -12,6 +12,10 @@ shutdown get a last ERROR and end the connection. Transport failures
 (:class:`RuntimeFailure`) propagate to the server's handler, which logs them.
 A disk-full error deletes the partial at once (a full disk must not stay full).
 
+One request at a time: bytes received after a request (or an upload's END)
+and before its answer are a request sent ahead of time, refused with a fatal
+``unexpected-message`` before the answer.
+
 Handshake: the first request (PUT, LIST, STAT, GET) must be complete within
 ``handshake_timeout`` seconds of the preface, however its bytes trickle in, or
 the client gets ``timeout`` and is closed (counted as ``handshake-timeout``);
@@ -147,6 +151,8 @@ class NetlabSession:
                 continue  # interrupted by draining: the loop says goodbye
             if event is CLOSED:
                 return
+            if (early := self.proto.early_bytes()) is not None:
+                raise early  # a request sent before the answer to this one
             try:
                 match event:
                     case Put():
@@ -200,6 +206,8 @@ class NetlabSession:
         try:
             await self._send(Ready(partial.offset, partial.token))
             end = await self._receive_upload(partial)
+            if (early := self.proto.early_bytes()) is not None:
+                raise early  # a request sent before the answer to the upload
             received_at = time.monotonic()
             name, digest = await ctx.store.commit(partial, sha256=end.sha256)
             stored = True
