@@ -11,7 +11,9 @@ field the code sends is in the table.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,6 +155,50 @@ def test_every_part_has_a_unique_name_across_the_pages() -> None:
 
 
 REFERENCE = ROOT / "docs" / "reference" / "protocol"
+
+
+# -- links ---------------------------------------------------------------------------
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+MOVED = ROOT / "docs" / "protocol.md"  # the page the reference replaced: its anchors stay
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower().replace("`", ""))
+    return text.replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.M | re.S)
+    return {slug(m[1]) for m in re.finditer(r"^#{1,6} (.+)$", text, re.M)}
+
+
+def links(page: Path) -> list[tuple[Path, str]]:
+    """(target file, anchor) of every relative link of ``page``."""
+    found = []
+    for target in LINK.findall(page.read_text(encoding="utf-8")):
+        if "://" in target or target.startswith("mailto:"):
+            continue
+        path, _, anchor = target.partition("#")
+        found.append(((page.parent / path).resolve() if path else page, anchor))
+    return found
+
+
+def test_links_from_into_and_within_the_reference_resolve() -> None:
+    """Every link into, out of or within the reference (and into the page it replaced) lands."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    broken = []
+    for page in pages:
+        for target, anchor in links(page):
+            if REFERENCE not in target.parents and REFERENCE not in page.parents \
+                    and target != MOVED:
+                continue
+            if not target.exists():
+                broken.append((page.name, str(target)))
+            elif anchor and target.suffix == ".md" and anchor not in anchors(target):
+                broken.append((page.name, f"{target.name}#{anchor}"))
+    assert broken == []
 
 
 # -- the numbers the prose states ------------------------------------------------------
