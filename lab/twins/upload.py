@@ -66,7 +66,8 @@ class UploadHandler(socketserver.BaseRequestHandler):
                 if frames.expect_preface("upload"):
                     self.serve_netlab(frames)
             except BadFrame as exc:
-                frames.send_json(ERROR, {"code": "bad-message", "message": str(exc)})
+                frames.send_json(ERROR, {"code": "bad-message", "message": str(exc),
+                                         "fatal": True})
         else:
             self.serve_classic(first)
 
@@ -86,10 +87,12 @@ class UploadHandler(socketserver.BaseRequestHandler):
                 if valid_name(name) and path.is_file():
                     frames.send_json(INFO, self.info(path, hashed=True))
                 else:
-                    frames.send_json(ERROR, {"code": "not-found", "message": "no such file"})
+                    frames.send_json(ERROR, {"code": "not-found", "message": "no such file",
+                                             "fatal": False})
             else:
                 frames.send_json(ERROR, {"code": "unexpected-message",
-                                         "message": f"the twin does not serve 0x{kind:02x}"})
+                                         "message": f"the twin does not serve 0x{kind:02x}",
+                                         "fatal": True})
                 return
 
     def put(self, frames: FrameSocket, put: dict[str, Any]) -> bool:
@@ -97,10 +100,12 @@ class UploadHandler(socketserver.BaseRequestHandler):
         name, size, sha256 = str(put.get("name", "")), put.get("size"), put.get("sha256")
         if put.get("resume"):
             frames.send_json(ERROR, {"code": NO_RESUME,
-                                     "message": "this server cannot resume an upload"})
+                                     "message": "this server cannot resume an upload",
+                                     "fatal": False})
             return True
         if not valid_name(name):
-            frames.send_json(ERROR, {"code": "bad-name", "message": f"{name!r} is not a name"})
+            frames.send_json(ERROR, {"code": "bad-name", "message": f"{name!r} is not a name",
+                                     "fatal": False})
             return True
         frames.send_json(READY, {"offset": 0, "resume": secrets.token_hex(16)})
         received = 0
@@ -118,7 +123,7 @@ class UploadHandler(socketserver.BaseRequestHandler):
                 return False
         if received != size:
             frames.send_json(ERROR, {"code": "size-mismatch",
-                                     "message": f"{received} bytes, not {size}"})
+                                     "message": f"{received} bytes, not {size}", "fatal": False})
         else:
             frames.send_json(STORED, {"name": name, "size": size, "sha256": sha256})
         return True

@@ -62,7 +62,7 @@ CASES = {
     ("upload", "half-close"): Expect("closed-by-server", reset=False, answered=True),
     ("upload", "stop-reading"): Expect("closed-by-server", hold=3.0),
     ("upload", "slowloris"): Expect("closed-by-server", hold=4.0),
-    ("upload", "garbage"): Expect("closed-by-server", error="frame-too-large", answered=True),
+    ("upload", "garbage"): Expect("closed-by-server", error="bad-message", answered=True),
     ("upload", "oversized"): Expect("closed-by-server", error="frame-too-large",
                                     answered=True),
 }
