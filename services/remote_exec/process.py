@@ -142,7 +142,7 @@ class ProcessGroup:
         """SIGKILL the group and, in a sandbox, every process of the command's uid."""
         self.signal_group(signal.SIGKILL)
         if self.lease is not None and not self._uid_dead:
-            await self.lease.kill_all()
+            await self.lease.kill_all(spare=self.pid)  # its zombie is ours to reap (status)
             # Only this server starts processes as that uid, so none can come back.
             self._uid_dead = True
 

@@ -256,8 +256,11 @@ class Lease:
         os.chown(home, self.uid, self.gid)
         return home
 
-    async def kill_all(self) -> None:
+    async def kill_all(self, spare: int | None = None) -> None:
         """SIGKILL every process of the uid and remove the home directory (a forked helper).
+
+        ``spare``: our child whose zombie its owner reaps (the command's
+        shell: its ``Popen`` must read its exit status), never reaped here.
 
         The usual case costs no helper: when ``/proc`` shows only zombies of
         the uid, all our children, and the command left its home empty, the
@@ -277,7 +280,7 @@ class Lease:
             except BlockingIOError:
                 # The uid's own processes hold every pid the container may have (a fork
                 # storm under pids_limit): kill them by pid, reap what is ours, try again.
-                self._kill_by_pid()
+                self._kill_by_pid(spare)
                 await trio.sleep(POLL_INTERVAL)
                 continue
             if pid == 0:  # pragma: no cover - the child
@@ -288,8 +291,8 @@ class Lease:
                 return
         raise OSError(f"cannot end the processes of uid {self.uid}")
 
-    def _kill_by_pid(self) -> None:
-        """SIGKILL each live process of the uid by pid (CAP_KILL) and reap our zombies.
+    def _kill_by_pid(self, spare: int | None) -> None:
+        """SIGKILL each live process of the uid by pid (CAP_KILL); reap our zombies but ``spare``.
 
         The fallback when no helper can be forked: unlike ``kill(-1)`` as the
         uid it can race a fork, so :meth:`kill_all` repeats until none is left.
@@ -297,7 +300,7 @@ class Lease:
         me = os.getpid()
         for proc in processes_of(self.uid):
             if proc.dead:
-                if proc.ppid == me:
+                if proc.ppid == me and proc.pid != spare:
                     with contextlib.suppress(ChildProcessError):
                         os.waitpid(proc.pid, os.WNOHANG)
                 continue
