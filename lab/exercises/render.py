@@ -38,7 +38,7 @@ def table(exercise: Exercise, results: Sequence[CheckResult]) -> Table:
     grid.add_column("detail", overflow="fold")
     for result in results:
         verdict = Text("pass", PASS_STYLE) if result.passed else Text("FAIL", FAIL_STYLE)
-        grid.add_row(result.check, verdict, result.detail)
+        grid.add_row(Text(result.check), verdict, Text(result.detail))
     return grid
 
 

@@ -74,7 +74,7 @@ def refuse_http(conn: PeerConnection, first: bytes) -> bool:
         return False
     conn.counters.extra["refused_http"] += 1
     log_event(conn.logger, "http-refused", level=logging.WARNING, peer=conn.peer,
-              request=first.split(b"\n", 1)[0][:80].decode("latin-1"))
+              request=first.split(b"\n", 1)[0].rstrip(b"\r")[:80].decode("latin-1"))
     conn.send_nowait(REFUSAL)
     return True
 

@@ -53,3 +53,10 @@ def test_the_exit_status_is_zero_only_when_every_check_passed() -> None:
 def test_a_progress_line_says_the_verdict_first() -> None:
     assert progress_line(result("a", True)).plain == "pass  a"
     assert progress_line(result("b", False)).plain == "FAIL  b"
+
+
+def test_evidence_in_square_brackets_is_shown_as_it_is_not_taken_for_markup() -> None:
+    evidence = CheckResult(exercise="chat", check="hears-every-message", role="client",
+                           verdict="pass", detail="printed '[#lobby] <guest-2> hello room'",
+                           concept="", hint="", seed=1, replay=REPLAY)
+    assert "[#lobby]" in render([evidence])
