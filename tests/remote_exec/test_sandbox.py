@@ -20,8 +20,9 @@ from services.remote_exec import sandbox
 from services.remote_exec.client import open_exec
 from services.remote_exec.sandbox import HOME_PREFIX, parse_uid_range, processes_of
 from tests.support.servers import EXEC_TOKEN, ExecHandle, StartExec
+from tests.support.uids import sandbox_uids
 
-UIDS = "20000-20999"
+UIDS = sandbox_uids()  # this test process's own block (tests.support.uids)
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
 
 
@@ -208,22 +209,22 @@ async def test_processes_holding_every_pid_are_still_ended(
 
 
 @needs_root
-@pytest.mark.parametrize(("born", "helper"), [(None, False), (0, False), (20990, True)],
-                         ids=["none", "of-root", "of-the-uid"])
+@pytest.mark.parametrize(("born", "helper"), [("none", False), ("root", False), ("uid", True)])
 async def test_a_process_of_the_uid_born_while_proc_is_listed_is_still_killed(
-    monkeypatch: pytest.MonkeyPatch, born: int | None, helper: bool
+    monkeypatch: pytest.MonkeyPatch, born: str, helper: bool
 ) -> None:
     """A process of the uid forking and exiting while ``/proc`` is listed can move its live
     child past the listing: the pids handed out meanwhile are looked at too."""
-    uid = 20990
+    uid = parse_uid_range(UIDS)[-1]
+    owner = {"none": None, "root": 0, "uid": uid}[born]
     server_pid = os.getpid()
     real_scan = sandbox.processes_of
     children: list[subprocess.Popen[bytes]] = []
 
     def scan(of: int) -> Iterator[sandbox.ProcInfo]:
         listed = list(real_scan(of))
-        if born is not None and os.getpid() == server_pid and not children:
-            children.append(subprocess.Popen(["sleep", "30"], user=born, group=born,
+        if owner is not None and os.getpid() == server_pid and not children:
+            children.append(subprocess.Popen(["sleep", "30"], user=owner, group=owner,
                                              extra_groups=[]))
         return iter(listed)
 

@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from services.remote_exec.client import open_exec
-from services.remote_exec.sandbox import HOME_PREFIX, processes_of
+from services.remote_exec.sandbox import HOME_PREFIX, parse_uid_range, processes_of
 from services.remote_exec.standby import (
     MAX_COMMAND,
     WAITER,
@@ -24,9 +24,10 @@ from services.remote_exec.standby import (
     fits,
 )
 from tests.support.servers import EXEC_TOKEN, ExecHandle, StartExec
+from tests.support.uids import sandbox_uids
 from tests.support.waiting import wait_for
 
-UIDS = "20000-20999"
+UIDS = sandbox_uids()  # this test process's own block (tests.support.uids)
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
 
 TRICKY = [
@@ -185,7 +186,8 @@ async def test_shutdown_ends_the_standby_and_gives_its_uid_back(start_server: St
 
 @needs_root
 async def test_no_standby_takes_a_uid_a_command_may_need(start_server: StartExec) -> None:
-    server = await start_server(sandbox_uids="20000-20001", max_concurrent=2)
+    first = parse_uid_range(UIDS)[0]
+    server = await start_server(sandbox_uids=f"{first}-{first + 1}", max_concurrent=2)
     async with open_exec("127.0.0.1", server.port, token=EXEC_TOKEN) as ex:
         with trio.fail_after(10):
             results = [await ex.run("echo $((6 * 7))") for _ in range(3)]
