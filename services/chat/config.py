@@ -8,7 +8,7 @@ import click
 
 from services.chat.detect import DEFAULT_WINDOW
 from services.chat.directory import NOTICE_LIMIT
-from services.chat.protocol import DEFAULT_MAX_LINE
+from services.chat.protocol import DEFAULT_MAX_LINE, MAX_LINE_LIMIT
 from services.runtime.config import ServerConfig
 from services.runtime.options import setting
 
@@ -46,7 +46,7 @@ class ChatConfig(ServerConfig):
         help="Lines queued for one client before it is dropped as a slow consumer.",
     )
     max_line: int = setting(
-        DEFAULT_MAX_LINE, type=click.IntRange(16, 65536),
+        DEFAULT_MAX_LINE, type=click.IntRange(16, MAX_LINE_LIMIT),
         help="Longest line a client may send, in bytes.",
     )
     classic_window: float = setting(
@@ -75,8 +75,8 @@ class ChatConfig(ServerConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 16 <= self.max_line <= 65536:
-            raise ValueError("max_line must be between 16 and 65536")
+        if not 16 <= self.max_line <= MAX_LINE_LIMIT:
+            raise ValueError(f"max_line must be between 16 and {MAX_LINE_LIMIT}")
         if not 0 < self.classic_window <= 10:
             raise ValueError("classic_window must be in (0, 10] seconds")
         if self.notice_limit < 0:

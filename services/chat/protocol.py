@@ -25,9 +25,13 @@ from services.wire.lines import LineDecoder
 from services.wire.sentinels import CLOSED, NEED_DATA, Closed, EventSource, NeedData
 
 DEFAULT_MAX_LINE = 2048
-# Server lines carry a client's line plus a prefix, and lists of up to
-# LIST_LIMIT names; the client accepts lines this long.
-CLIENT_MAX_LINE = 16 * 1024
+# The largest --max-line a server accepts.
+MAX_LINE_LIMIT = 65536
+# Server lines carry a client's (or the console's, up to 4096 bytes) line
+# plus a prefix, a control character replaced by U+FFFD triples it, and
+# lists of up to LIST_LIMIT names: the client accepts lines this long,
+# what a server with the largest --max-line may send.
+CLIENT_MAX_LINE = 3 * MAX_LINE_LIMIT + 64
 
 
 class ServerProtocol(EventSource[ClientEvent]):

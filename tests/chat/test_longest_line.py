@@ -14,7 +14,7 @@ import trio
 from services.chat.codec import encode_server_event
 from services.chat.console import MAX_CONSOLE_LINE
 from services.chat.events import Left, Message
-from services.chat.protocol import CLIENT_MAX_LINE
+from services.chat.protocol import CLIENT_MAX_LINE, MAX_LINE_LIMIT
 from tests.support.docblocks import ROOT
 from tests.support.peers import joined
 from tests.support.servers import StartChat
@@ -34,6 +34,10 @@ def test_the_reference_states_this_bound_with_the_default_numbers() -> None:
     default = f"{longest_server_line(2048):,}".replace(",", " ")
     assert f"({default} bytes with the default `--max-line` of 2048)" in page
     assert f"netlab's chat client accepts {CLIENT_MAX_LINE // 1024} KiB" in page
+
+
+def test_netlab_clients_accept_the_longest_line_of_the_largest_max_line() -> None:
+    assert longest_server_line(MAX_LINE_LIMIT) <= CLIENT_MAX_LINE
 
 
 async def test_the_worst_lines_stay_within_the_bound_and_reach_netlab_clients(
