@@ -29,6 +29,7 @@ from lab.proxy.address import format_host_port, parse_host_port
 from lab.proxy.api import ControlAPI
 from lab.proxy.guard import Guard
 from lab.proxy.proxy import Proxy
+from services.runtime.errors import leaves
 
 TOKEN_ENV = "NETLAB_PROXY_TOKEN"
 
@@ -77,7 +78,15 @@ def cli(proxies: list[ProxySpec], control: tuple[str, int], seed: int) -> None:
     token = os.environ.get(TOKEN_ENV, "")
     if not token:
         click.echo(f"lab proxy: no {TOKEN_ENV}: the control API asks for no token", err=True)
-    trio.run(partial(run, proxies=proxies, control=control, seed=seed, token=token))
+    try:
+        trio.run(partial(run, proxies=proxies, control=control, seed=seed, token=token))
+    except BaseExceptionGroup as group:
+        refused = [exc for exc in leaves(group) if isinstance(exc, OSError)]
+        if not refused:
+            raise
+        raise click.ClickException(f"cannot listen: {refused[0].strerror or refused[0]}") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen: {exc.strerror or exc}") from None
 
 
 Started = tuple[int, ControlAPI]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from functools import partial
 
 import pytest
@@ -61,3 +62,13 @@ async def test_the_proxy_relays_and_its_toxics_switch_at_runtime(nursery: trio.N
         with trio.fail_after(5):
             assert await stream.receive_some() == b"hello"
     nursery.cancel_scope.cancel()
+
+
+def test_a_control_port_already_taken_is_one_line_and_status_1() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["--control", f"127.0.0.1:{port}"])
+    assert result.exit_code == 1
+    assert "cannot listen" in result.output and "Traceback" not in result.output
